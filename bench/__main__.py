@@ -1,0 +1,296 @@
+"""python -m bench: run the workloads against batchd and its peers, write bench/results/latest.{md,json}."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import dockerenv, raw, report
+from bench.client import provision_network
+from bench.dockerenv import DockerInfo
+from bench.e2e import run_e2e
+from bench.scale import run_scale
+from bench.settings import E2E_PARALLELISM, FAMILIES, WORKLOADS, Settings
+from bench.targets import (
+    API_TARGETS,
+    E2E_TARGETS,
+    Server,
+    TargetSpec,
+    TargetUnavailable,
+    describe_versions,
+    ensure_peer,
+    log,
+)
+from bench.workloads import run_api, run_throughput
+
+
+def _csv(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(x.strip() for x in text.split(",") if x.strip())
+        bad = [x for x in items if x not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"choose from {','.join(allowed)}")
+        return items
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small N everywhere: a smoke run")
+    p.add_argument("--full", action="store_true", help="add the 1M-jobs scale step")
+    p.add_argument(
+        "--targets", type=_csv(FAMILIES), default=FAMILIES, help="comma list of batchd,moto,localbatch"
+    )
+    p.add_argument(
+        "--workloads",
+        type=_csv(WORKLOADS),
+        default=WORKLOADS,
+        help="comma list of raw,api,throughput,e2e,scale",
+    )
+    p.add_argument("--skip-docker", action="store_true", help="do not look for or use a Docker engine")
+    p.add_argument("--repeat", type=int, help="runs of each repeated workload (default 3, --quick 1)")
+    p.add_argument("--step-timeout", type=float, help="seconds allowed to seed one scale step")
+    p.add_argument("--e2e-timeout", type=float, help="seconds allowed for one end-to-end batch")
+    p.add_argument("--batchd-bin", type=Path, help="batchd executable (default .venv/bin/batchd)")
+    a = p.parse_args(argv)
+    return Settings.build(
+        quick=a.quick,
+        full=a.full,
+        families=a.targets,
+        workloads=a.workloads,
+        skip_docker=a.skip_docker,
+        repeat=a.repeat,
+        step_timeout_s=a.step_timeout,
+        e2e_timeout_s=a.e2e_timeout,
+        batchd_bin=a.batchd_bin,
+    )
+
+
+class Bench:
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.docker = DockerInfo(False, "not needed by the selected workloads")
+        self.families: list[str] = []
+        self.results: dict[str, Any] = {
+            "meta": {},
+            "skipped": [],
+            "raw": {},
+            "api": {},
+            "throughput": {},
+            "e2e": {},
+            "scale": {},
+        }
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+
+    def skip(self, target: str, workload: str, reason: str) -> None:
+        log(f"SKIP {target} / {workload}: {reason}")
+        self.results["skipped"].append({"target": target, "workload": workload, "reason": reason})
+
+    def guarded(self, target: str, workload: str, fn: Callable[[], None]) -> bool:
+        """Run one (target, workload); a failure is recorded as a skip so the other targets still run."""
+        try:
+            fn()
+            return True
+        except TargetUnavailable as exc:
+            self.skip(target, workload, str(exc))
+        except Exception as exc:  # noqa: BLE001 - an unfinished server must not sink the whole run
+            traceback.print_exc(file=sys.stderr)
+            self.skip(target, workload, f"error: {type(exc).__name__}: {exc}"[:400])
+        return False
+
+    # -- phases --------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        needs_docker = "e2e" in self.s.workloads or "raw" in self.s.workloads
+        if needs_docker:
+            self.docker = dockerenv.detect(skip=not self.s.use_docker)
+        log(f"docker: {'available' if self.docker.available else 'unavailable'} ({self.docker.reason})")
+        api_like = {"api", "throughput", "e2e", "scale"} & set(self.s.workloads)
+        for fam in self.s.families:
+            if not api_like:
+                break
+            if fam == "batchd":
+                if self.s.batchd_bin.exists():
+                    self.families.append(fam)
+                else:
+                    self.skip(fam, "all", f"{self.s.batchd_bin} does not exist (batchd not installed yet)")
+                continue
+            try:
+                ensure_peer(fam)
+                self.families.append(fam)
+            except TargetUnavailable as exc:
+                self.skip(fam, "all", str(exc))
+
+    def run_raw(self) -> None:
+        out = self.results["raw"]
+        log("raw: fork/exec of /bin/true")
+        out["fork_exec"] = raw.fork_exec(self.s.raw_fork_n, self.s.e2e_sizes)
+        log("raw: boto3 against a no-op HTTP server")
+        out["noop_api"] = raw.noop_api(self.s.api_reps * 4, self.s.throughput_procs, self.s.throughput_jobs)
+        if self.docker.available:
+            n = min(self.s.e2e_sizes)
+            log(f"raw: docker run x{self.s.raw_docker_n}, then {n} at parallelism {E2E_PARALLELISM}")
+            out["docker_run"] = raw.docker_run(self.docker, self.s.raw_docker_n, n)
+        else:
+            self.skip("raw", "docker run", f"Docker unavailable: {self.docker.reason}")
+
+    def run_api_and_throughput(self) -> None:
+        want_api = "api" in self.s.workloads
+        want_tp = "throughput" in self.s.workloads
+        if not (want_api or want_tp):
+            return
+        for run in range(self.s.repeat):
+            for fam in self.families:
+                spec = API_TARGETS[fam]
+
+                def one(spec: TargetSpec = spec, run: int = run) -> None:
+                    with Server(spec, self.s, self.docker) as srv:
+                        net = provision_network(srv.endpoint, spec.family)
+                        if want_api:
+                            log(f"api: {spec.name} run {run + 1}/{self.s.repeat}")
+                            api = run_api(srv.endpoint, net, self.s.api_reps, run)
+                            self.results["api"].setdefault(spec.name, {"runs": []})["runs"].append(api)
+                        if want_tp:
+                            log(f"throughput: {spec.name} run {run + 1}/{self.s.repeat}")
+                            tp = run_throughput(
+                                srv.endpoint,
+                                net,
+                                self.s.throughput_procs,
+                                self.s.throughput_jobs,
+                                run,
+                                self.s.step_timeout_s,
+                                srv.usage,
+                            )
+                            tp["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
+                            self.results["throughput"].setdefault(spec.name, {"runs": []})["runs"].append(tp)
+
+                self.guarded(spec.name, "api/throughput", one)
+
+    def run_e2e(self) -> None:
+        if "e2e" not in self.s.workloads:
+            return
+        specs: list[TargetSpec] = []
+        for fam in self.families:
+            for spec in E2E_TARGETS[fam]:
+                if spec.jobs_in_docker and not self.docker.available:
+                    self.skip(spec.name, "e2e", f"needs Docker: {self.docker.reason}")
+                else:
+                    specs.append(spec)
+        given_up: dict[str, str] = {}  # target -> why later batches are not attempted
+        for run in range(self.s.repeat):
+            for spec in specs:
+                for n in self.s.e2e_sizes:
+                    if spec.name in given_up:
+                        continue
+                    self.guarded(
+                        spec.name, f"e2e {n}", lambda spec=spec, n=n, run=run: self._e2e_one(spec, n, run)
+                    )
+                    entry = self.results["e2e"].get(spec.name, {}).get(str(n), {"runs": []})
+                    last = entry["runs"][-1] if entry["runs"] else None
+                    if last is None or not last.get("finished"):
+                        # A batch that did not finish will not finish next time either; the time limit
+                        # would only be paid again.
+                        why = last.get("reason", "failed") if last else "failed"
+                        given_up[spec.name] = f"not attempted after N={n} run {run + 1}: {why}"
+        for name, why in given_up.items():
+            self.results["e2e"].setdefault(name, {})["gave_up"] = why
+
+    def _e2e_one(self, spec: TargetSpec, n: int, run: int) -> None:
+        with Server(spec, self.s, self.docker) as srv:
+            net = provision_network(srv.endpoint, spec.family)
+            log(f"e2e: {spec.name} N={n} run {run + 1}/{self.s.repeat}")
+            before = srv.usage()
+            res = run_e2e(srv.endpoint, net, n, self.s.e2e_timeout_s, run)
+            after = srv.usage()
+            res["cpu_s_per_1000"] = (after.cpu_s - before.cpu_s) / n * 1000
+            res["peak_rss_mib"] = after.peak_rss_kib / 1024
+            status = "ok" if res["finished"] else res.get("reason", "")
+            log(f"e2e: {spec.name} N={n}: {status}")
+            self.results["e2e"].setdefault(spec.name, {}).setdefault(str(n), {"runs": []})["runs"].append(res)
+
+    def run_scale(self) -> None:
+        if "scale" not in self.s.workloads:
+            return
+        for fam in self.families:
+            spec = API_TARGETS[fam]
+
+            def one(spec: TargetSpec = spec) -> None:
+                with Server(spec, self.s, self.docker) as srv:
+                    net = provision_network(srv.endpoint, spec.family)
+                    self.results["scale"][spec.name] = run_scale(
+                        srv,
+                        net,
+                        self.s.scale_steps,
+                        self.s.scale_samples,
+                        self.s.scale_op_budget_s,
+                        self.s.step_timeout_s,
+                        self.s.seed_procs,
+                    )
+
+            self.guarded(spec.name, "scale", one)
+
+    def run(self) -> dict[str, Any]:
+        started = time.time()
+        self.prepare()
+        if "raw" in self.s.workloads:
+            self.guarded("raw", "raw", self.run_raw)
+        self.run_api_and_throughput()
+        self.run_e2e()
+        self.run_scale()
+        self.results["meta"] = {
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+            "duration_s": time.time() - started,
+            "host": host_info(),
+            "settings": self.s.as_dict(),
+            "versions": describe_versions(self.s, self.families),
+            "docker": {"available": self.docker.available, "reason": self.docker.reason},
+            "e2e_parallelism": E2E_PARALLELISM,
+        }
+        return self.results
+
+
+def host_info() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "mem_gib": round(mem_gib, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+
+    # Servers run in their own sessions; turn SIGTERM into an exception so `with Server` stops them.
+    def on_term(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    results = Bench(settings).run()
+    md = report.write(results)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

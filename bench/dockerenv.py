@@ -1,0 +1,89 @@
+"""Find a Docker engine that answers, or say exactly why there is none."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.settings import IMAGE, REPO_DIR
+
+DEFAULT_SOCKET = Path("/var/run/docker.sock")
+DOCKER_UP = REPO_DIR / ".ci" / "docker-up"
+
+
+@dataclass(frozen=True)
+class DockerInfo:
+    available: bool
+    reason: str  # why not, or where the engine is
+    host: str | None = None
+    server_version: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment for a child that should use this engine."""
+        env = dict(os.environ)
+        if self.host:
+            env["DOCKER_HOST"] = self.host
+        return env
+
+
+def _answers(host: str | None) -> tuple[bool, str]:
+    env = dict(os.environ)
+    if host:
+        env["DOCKER_HOST"] = host
+    try:
+        out = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    if out.returncode != 0:
+        return False, (out.stderr.strip().splitlines() or ["docker version failed"])[-1]
+    return True, out.stdout.strip()
+
+
+def _start_engine() -> tuple[str | None, str]:
+    """Run .ci/docker-up, which starts an engine and prints a DOCKER_HOST=... line."""
+    try:
+        out = subprocess.run(["bash", str(DOCKER_UP)], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{DOCKER_UP} failed: {exc}"
+    for line in (out.stdout + "\n" + out.stderr).splitlines():
+        line = line.strip().removeprefix("export ")
+        if line.startswith("DOCKER_HOST="):
+            return line.split("=", 1)[1].strip().strip("'\""), ""
+    return None, f"{DOCKER_UP} exited {out.returncode} without printing DOCKER_HOST=..."
+
+
+def detect(skip: bool) -> DockerInfo:
+    if skip:
+        return DockerInfo(False, "--skip-docker given")
+    if shutil.which("docker") is None:
+        return DockerInfo(False, "no docker CLI on PATH")
+    host = os.environ.get("DOCKER_HOST") or None
+    if host is None and not DEFAULT_SOCKET.exists():
+        if not DOCKER_UP.exists():
+            return DockerInfo(
+                False,
+                f"no engine answers: DOCKER_HOST unset, {DEFAULT_SOCKET} absent, {DOCKER_UP} does not exist",
+            )
+        host, why = _start_engine()
+        if host is None:
+            return DockerInfo(False, why)
+    ok, detail = _answers(host)
+    if not ok:
+        return DockerInfo(False, f"engine at {host or DEFAULT_SOCKET} does not answer: {detail}")
+    env = dict(os.environ)
+    if host:
+        env["DOCKER_HOST"] = host
+    # No pulls are possible here, so a missing image is a reason to skip, not something to fix.
+    img = subprocess.run(["docker", "image", "inspect", IMAGE], env=env, capture_output=True, timeout=30)
+    if img.returncode != 0:
+        return DockerInfo(False, f"engine answers but image {IMAGE} is not present (pulls are not possible)")
+    return DockerInfo(True, f"engine {detail} at {host or DEFAULT_SOCKET}", host=host, server_version=detail)

@@ -1,0 +1,108 @@
+"""Run parameters: one frozen object derived from the command line, passed to every workload."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+PEERS_DIR = BENCH_DIR / ".peers"
+
+REGION = "us-east-1"
+IMAGE = "busybox:latest"
+COMMAND = ["true"]
+JOB_VCPUS = 1
+JOB_MEMORY_MIB = 16
+CE_MAX_VCPUS = 4
+# Real Batch runs at most maxvCpus / vcpus jobs at once; the raw references use the same parallelism so
+# "batchd vs plain docker run" compares like with like.
+E2E_PARALLELISM = CE_MAX_VCPUS // JOB_VCPUS
+
+FAMILIES = ("batchd", "moto", "localbatch")
+WORKLOADS = ("raw", "api", "throughput", "e2e", "scale")
+
+
+@dataclass(frozen=True)
+class Settings:
+    families: tuple[str, ...] = FAMILIES
+    workloads: tuple[str, ...] = WORKLOADS
+    repeat: int = 3
+    api_reps: int = 100
+    throughput_jobs: int = 1000
+    throughput_procs: tuple[int, ...] = (1, 4)
+    e2e_sizes: tuple[int, ...] = (200, 1000)
+    e2e_timeout_s: float = 300.0
+    scale_steps: tuple[int, ...] = (10_000, 100_000)
+    scale_samples: int = 30
+    # Upper bound on the time spent sampling one operation at one scale step: a peer whose ListJobs
+    # returns every stored job could otherwise take minutes for 30 samples.
+    scale_op_budget_s: float = 30.0
+    step_timeout_s: float = 240.0
+    seed_procs: int = 8
+    raw_fork_n: int = 500
+    raw_docker_n: int = 10
+    use_docker: bool = True
+    quick: bool = False
+    full: bool = False
+    batchd_bin: Path = field(default_factory=lambda: REPO_DIR / ".venv" / "bin" / "batchd")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        quick: bool,
+        full: bool,
+        families: tuple[str, ...],
+        workloads: tuple[str, ...],
+        skip_docker: bool,
+        repeat: int | None,
+        step_timeout_s: float | None,
+        e2e_timeout_s: float | None,
+        batchd_bin: Path | None,
+    ) -> Settings:
+        base = cls()
+        values: dict[str, Any] = {
+            "families": families,
+            "workloads": workloads,
+            "use_docker": not skip_docker,
+            "quick": quick,
+            "full": full,
+        }
+        if quick:
+            # A smoke run: every code path once, small enough to finish in about a minute per target.
+            values |= {
+                "repeat": 1,
+                "api_reps": 10,
+                "throughput_jobs": 100,
+                "e2e_sizes": (20, 50),
+                "e2e_timeout_s": 60.0,
+                "scale_steps": (10_000,),
+                "scale_samples": 10,
+                "scale_op_budget_s": 10.0,
+                "step_timeout_s": 120.0,
+                "raw_fork_n": 100,
+                "raw_docker_n": 3,
+            }
+        if full:
+            values["scale_steps"] = tuple(
+                sorted(set(values.get("scale_steps", base.scale_steps)) | {1_000_000})
+            )
+            # Seeding a million jobs needs far longer than the default per-step limit.
+            values["step_timeout_s"] = 1800.0
+        if repeat is not None:
+            values["repeat"] = repeat
+        if step_timeout_s is not None:
+            values["step_timeout_s"] = step_timeout_s
+        if e2e_timeout_s is not None:
+            values["e2e_timeout_s"] = e2e_timeout_s
+        if batchd_bin is not None:
+            values["batchd_bin"] = batchd_bin
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["batchd_bin"] = str(self.batchd_bin)
+        return d

@@ -1,0 +1,88 @@
+"""The composition root: builds the store, executors, service, scheduler and the ASGI application."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from batchd.config import Settings
+from batchd.domain.arns import Scope
+from batchd.executors.registry import Executors
+from batchd.protocol.asgi import BatchApp
+from batchd.protocol.model import routes
+from batchd.protocol.sigv4 import SignatureVerifier, load_credentials_file
+from batchd.scheduler.loop import Scheduler
+from batchd.service.api import BatchService
+from batchd.service.common import Caller, ServiceDeps
+from batchd.service.pagination import Paginator
+from batchd.store.sqlite import SqliteStore
+
+log = logging.getLogger("batchd")
+
+
+@dataclass
+class Server:
+    app: BatchApp
+    store: SqliteStore
+    scheduler: Scheduler
+    executors: Executors
+
+
+def _token_secret(store: SqliteStore) -> bytes:
+    """Kept in the database so nextTokens stay valid across restarts."""
+    with store.transaction():
+        secret = store.get_meta("token_secret")
+        if secret is None:
+            secret = secrets.token_hex(32)
+            store.set_meta("token_secret", secret)
+    return bytes.fromhex(secret)
+
+
+def build(settings: Settings) -> Server:
+    store = SqliteStore(settings.database_path)
+    executors = Executors.create(settings)
+    scheduler = Scheduler(store, executors, settings)
+    deps = ServiceDeps(
+        store=store,
+        paginator=Paginator(_token_secret(store)),
+        notify=scheduler.wake,
+        executor_problem=executors.problem,
+        default_executor=executors.default,
+        max_depends_on=settings.max_depends_on,
+    )
+    service = BatchService(deps)
+
+    default_caller = Caller(Scope(settings.region, settings.account_id))
+    if settings.credentials_file is not None:
+        verifier = SignatureVerifier(load_credentials_file(settings.credentials_file))
+        callers: dict[str, Caller] = {}
+
+        def authenticate(
+            method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
+        ) -> Caller:
+            credential = verifier.verify(method, path, query, headers, body)
+            caller = callers.get(credential.account_id)
+            if caller is None:
+                caller = callers[credential.account_id] = Caller(
+                    Scope(settings.region, credential.account_id)
+                )
+            return caller
+
+    else:
+
+        def authenticate(
+            method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
+        ) -> Caller:
+            return default_caller
+
+    async def start() -> None:
+        await scheduler.start()
+
+    async def stop() -> None:
+        await scheduler.stop()
+        store.close()
+
+    app = BatchApp(routes(service.operations), service.operations, authenticate, [start], [stop])
+    return Server(app=app, store=store, scheduler=scheduler, executors=executors)

@@ -1,0 +1,137 @@
+"""The `batchd` command: `batchd serve` runs the server, `batchd logs JOB_ID` prints a job's output."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from batchd.config import DEFAULT_ACCOUNT_ID, DEFAULT_PORT, Settings
+from batchd.domain.names import ACCOUNT_ID
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"BATCHD_{name}", default)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the AWS Batch endpoint")
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (BATCHD_HOST)")
+    serve.add_argument("--port", type=int, default=int(_env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
+                       help=f"port to bind, default {DEFAULT_PORT} (BATCHD_PORT)")  # fmt: skip
+    serve.add_argument("--data-dir", default=_env("DATA_DIR", ".batchd"),
+                       help="where state and logs live, default ./.batchd (BATCHD_DATA_DIR)")  # fmt: skip
+    serve.add_argument("--region", default=_env("REGION", "us-east-1"), help="region in ARNs (BATCHD_REGION)")
+    serve.add_argument("--account-id", default=_env("ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
+                       help=f"account of unsigned callers in open mode, default {DEFAULT_ACCOUNT_ID} "
+                       "(BATCHD_ACCOUNT_ID)")  # fmt: skip
+    serve.add_argument("--credentials", default=_env("CREDENTIALS"),
+                       help="credentials file (~/.aws/credentials format with aws_account_id per profile); "
+                       "when given, every request's signature is verified (BATCHD_CREDENTIALS)")  # fmt: skip
+    serve.add_argument("--allow-open-remote", action="store_true",
+                       default=_env("ALLOW_OPEN_REMOTE", "") in ("1", "true", "yes"),
+                       help="allow binding a non-loopback address without credentials (BATCHD_ALLOW_OPEN_REMOTE)")  # fmt: skip
+    serve.add_argument("--executor", choices=("auto", "local", "docker"), default=_env("EXECUTOR", "auto"),
+                       help="how jobs run: docker, local processes, or auto (docker when an engine answers) "
+                       "(BATCHD_EXECUTOR)")  # fmt: skip
+    serve.add_argument("--stop-grace-seconds", type=float, default=float(_env("STOP_GRACE_SECONDS", "30") or 30),
+                       help="seconds between SIGTERM and SIGKILL when a job is terminated (BATCHD_STOP_GRACE_SECONDS)")  # fmt: skip
+    serve.add_argument("--retention-days", type=float, default=float(_env("RETENTION_DAYS", "7") or 7),
+                       help="how long finished jobs stay describable (BATCHD_RETENTION_DAYS)")  # fmt: skip
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="(BATCHD_LOG_LEVEL)")
+
+
+def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    logs = sub.add_parser("logs", help="print a job's output (stdout and stderr, with timestamps)")
+    logs.add_argument("job_id")
+    logs.add_argument("--data-dir", default=_env("DATA_DIR", ".batchd"), help="the server's data directory")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing while the job runs")
+    logs.add_argument("--attempt", type=int, help="one attempt (1-based); default: all of them")
+    logs.add_argument("--no-timestamps", action="store_true", help="print the output lines only")
+
+
+def serve(args: argparse.Namespace) -> int:
+    if not ACCOUNT_ID.fullmatch(args.account_id):
+        print(f"batchd: --account-id must be 12 digits, got {args.account_id!r}", file=sys.stderr)
+        return 2
+    credentials = Path(args.credentials) if args.credentials else None
+    if credentials is None and not _is_loopback(args.host) and not args.allow_open_remote:
+        print(
+            f"batchd: refusing to serve {args.host} without --credentials: anyone could use it. "
+            "Give --credentials FILE, bind 127.0.0.1, or pass --allow-open-remote.",
+            file=sys.stderr,
+        )
+        return 2
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir),
+        region=args.region,
+        account_id=args.account_id,
+        credentials_file=credentials,
+        allow_open_remote=args.allow_open_remote,
+        executor=args.executor,
+        stop_grace_seconds=args.stop_grace_seconds,
+        retention_days=args.retention_days,
+        log_level=args.log_level,
+    )
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    import uvicorn
+
+    from batchd.app import build
+
+    try:
+        server = build(settings)
+    except (ValueError, OSError) as exc:
+        print(f"batchd: {exc}", file=sys.stderr)
+        return 2
+    mode = "signed requests only" if credentials else f"open, account {settings.account_id}"
+    logging.getLogger("batchd").info(
+        "serving AWS Batch on http://%s:%d (%s), data in %s",
+        settings.host,
+        settings.port,
+        mode,
+        settings.data_dir,
+    )
+    uvicorn.run(
+        server.app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="batchd", description="A self-hosted AWS Batch.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    _logs_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from batchd.logs_command import print_logs
+
+    return print_logs(Path(args.data_dir), args.job_id, args.follow, args.attempt, not args.no_timestamps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

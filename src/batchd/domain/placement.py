@@ -1,0 +1,85 @@
+"""Placement: which RUNNABLE jobs start now, and where (SPEC §11, §18). Pure: no I/O, no clock.
+
+Jobs are taken by queue priority (higher first), then submission order; each tries its queue's compute
+environments in ascending `order` and goes to the first with free vCPUs for it. Memory is booked
+against the one host all environments share. A job that fits nowhere now waits without blocking the
+jobs behind it; a job too big for every environment of its queue is reported as a misfit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    job_id: str
+    queue_arn: str
+    seq: int
+    vcpus: float
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class QueueView:
+    arn: str
+    priority: int
+    # Compute environment ARNs in ascending `order`.
+    environments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    arn: str
+    capacity_vcpus: float
+    used_vcpus: float
+    # ENABLED and VALID: takes new jobs.
+    open: bool
+
+
+@dataclass(frozen=True)
+class Assignment:
+    job_id: str
+    environment_arn: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    assignments: list[Assignment]
+    # Jobs no environment of their queue could ever hold (bigger than capacity or host memory).
+    misfits: list[str]
+
+
+def place(
+    candidates: Sequence[Candidate],
+    queues: Mapping[str, QueueView],
+    environments: Mapping[str, EnvironmentView],
+    free_memory_mib: int,
+    host_memory_mib: int,
+) -> Plan:
+    free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
+    assignments: list[Assignment] = []
+    misfits: list[str] = []
+
+    def rank(job: Candidate) -> tuple[int, int]:
+        queue = queues.get(job.queue_arn)
+        return (-(queue.priority if queue else 0), job.seq)
+
+    for job in sorted(candidates, key=rank):
+        queue = queues.get(job.queue_arn)
+        if queue is None:
+            continue
+        attached = [environments[arn] for arn in queue.environments if arn in environments]
+        if job.memory_mib > host_memory_mib or not any(e.capacity_vcpus >= job.vcpus for e in attached):
+            misfits.append(job.job_id)
+            continue
+        if job.memory_mib > free_memory_mib:
+            continue
+        for env in attached:
+            if env.open and free[env.arn] >= job.vcpus:
+                free[env.arn] -= job.vcpus
+                free_memory_mib -= job.memory_mib
+                assignments.append(Assignment(job.job_id, env.arn))
+                break
+    return Plan(assignments, misfits)

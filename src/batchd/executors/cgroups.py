@@ -1,0 +1,92 @@
+"""Memory hard limits and CPU weight for local processes, through Linux cgroups (v2 or v1).
+
+Where cgroups are not writable (not root, a read-only /sys/fs/cgroup), limits are simply not applied;
+`available()` says so once at start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+GROUP = "batchd"
+
+
+def _is_v2() -> bool:
+    return (ROOT / "cgroup.controllers").exists()
+
+
+def available() -> str | None:
+    """None when limits can be applied, else why not."""
+    if os.geteuid() != 0:
+        return "the server does not run as root"
+    base = ROOT if _is_v2() else ROOT / "memory"
+    if not os.access(base, os.W_OK):
+        return f"{base} is not writable"
+    return None
+
+
+class Cgroup:
+    """One attempt's group: created before the process starts, which joins it before exec."""
+
+    def __init__(self, name: str, memory_mib: int, vcpus: float) -> None:
+        self.paths: list[Path] = []
+        if _is_v2():
+            path = ROOT / GROUP / name
+            _enable_v2_controllers()
+            path.mkdir(parents=True, exist_ok=True)
+            _write(path / "memory.max", str(memory_mib * 1024 * 1024))
+            _write(path / "memory.swap.max", "0")
+            # cpu.weight 1..10000 (default 100) plays the role of cpu shares (vcpus × 1024 of 1024).
+            _write(path / "cpu.weight", str(max(1, min(10000, int(vcpus * 100)))))
+            self.paths.append(path)
+            self._events = path / "memory.events"
+        else:
+            memory = ROOT / "memory" / GROUP / name
+            memory.mkdir(parents=True, exist_ok=True)
+            _write(memory / "memory.limit_in_bytes", str(memory_mib * 1024 * 1024))
+            _write(memory / "memory.memsw.limit_in_bytes", str(memory_mib * 1024 * 1024))
+            self.paths.append(memory)
+            cpu = ROOT / "cpu" / GROUP / name
+            if (ROOT / "cpu").exists():
+                cpu.mkdir(parents=True, exist_ok=True)
+                _write(cpu / "cpu.shares", str(max(2, int(vcpus * 1024))))
+                self.paths.append(cpu)
+            self._events = memory / "memory.oom_control"
+
+    def join_paths(self) -> list[str]:
+        """Files the child writes its pid to, between fork and exec."""
+        return [str(p / "cgroup.procs") for p in self.paths]
+
+    def oom_killed(self) -> bool:
+        try:
+            for line in self._events.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+        except OSError:
+            pass
+        return False
+
+    def remove(self) -> None:
+        for path in self.paths:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError:
+        # Some knobs (swap accounting) are missing on some kernels; the others still apply.
+        pass
+
+
+def _enable_v2_controllers() -> None:
+    parent = ROOT / GROUP
+    parent.mkdir(exist_ok=True)
+    for path in (ROOT / "cgroup.subtree_control", parent / "cgroup.subtree_control"):
+        _write(path, "+memory +cpu")

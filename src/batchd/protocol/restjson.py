@@ -1,0 +1,43 @@
+"""rest-json framing: request body → parameters, result → response body, error → AWS's error shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from batchd.errors import BatchError, ClientException
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The request's members. An empty body or JSON null means no members (SPEC §1.2)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise ClientException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if not body.strip():
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClientException(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ClientException(f"The request body is not valid JSON: {exc}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ClientException(f"The request body must be a JSON object, not a JSON {type(value).__name__}.")
+    return value
+
+
+def success_body(result: dict[str, Any]) -> bytes:
+    return json.dumps(result, separators=(",", ":")).encode()
+
+
+def error_body(error: BatchError) -> bytes:
+    return json.dumps({"__type": error.error_type, "message": error.message}).encode()

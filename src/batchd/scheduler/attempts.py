@@ -1,0 +1,72 @@
+"""From a job record to what an executor runs, and from an attempt's end to the job's next state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batchd.domain.arns import name_of_arn
+from batchd.domain.jobs import REASON_EXITED, REASON_START_FAILED, REASON_TIMEOUT, JobStatus
+from batchd.domain.retries import should_retry
+from batchd.executors.base import AttemptEnd, LaunchSpec
+from batchd.executors.logs import log_path
+from batchd.store.records import JobRecord
+
+
+def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path) -> LaunchSpec:
+    """Deterministic from the stored job, so a restarted server rebuilds the same spec."""
+    run = job.run or {}
+    container: dict[str, Any] = job.doc["container"]
+    environment = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
+    environment.update(
+        AWS_BATCH_JOB_ID=job.job_id,
+        AWS_BATCH_JOB_ATTEMPT=str(run["attempt"]),
+        AWS_BATCH_JQ_NAME=name_of_arn(job.queue_arn),
+        AWS_BATCH_CE_NAME=name_of_arn(job.ce_arn or ""),
+    )
+    return LaunchSpec(
+        job_id=job.job_id,
+        attempt=int(run["attempt"]),
+        image=str(container.get("image", "")),
+        command=list(container.get("command") or []),
+        environment=environment,
+        vcpus=float(container.get("vcpus") or 1),
+        memory_mib=int(container.get("memory") or 4),
+        log_path=log_path(logs_dir, job.account, run["logStreamName"]),
+        work_dir=work_dir / job.job_id / str(run["attempt"]),
+        volumes=list(container.get("volumes") or []),
+        mount_points=list(container.get("mountPoints") or []),
+        readonly_root=bool(container.get("readonlyRootFilesystem")),
+        privileged=bool(container.get("privileged")),
+        ulimits=list(container.get("ulimits") or []),
+        user=container.get("user") or None,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: JobStatus
+    status_reason: str
+
+
+def outcome(job: JobRecord, end: AttemptEnd) -> Outcome:
+    """SUCCEEDED, FAILED, or RUNNABLE again for a retry. Stops and timeouts are never retried."""
+    run = job.run or {}
+    stop = run.get("stop")
+    if stop:
+        return Outcome(JobStatus.FAILED, str(stop["reason"]))
+    if run.get("timedOut"):
+        return Outcome(JobStatus.FAILED, REASON_TIMEOUT)
+    if end.exit_code == 0 and not end.launch_failed:
+        return Outcome(JobStatus.SUCCEEDED, REASON_EXITED)
+    if end.launch_failed:
+        status_reason = REASON_START_FAILED
+    elif end.exit_code is None:
+        status_reason = end.reason or "Executor lost"
+    else:
+        status_reason = REASON_EXITED
+    attempts_made = len(job.doc.get("attempts") or []) + 1
+    if should_retry(job.doc.get("retryStrategy"), attempts_made, end.exit_code, end.reason, status_reason):
+        return Outcome(JobStatus.RUNNABLE, status_reason)
+    return Outcome(JobStatus.FAILED, status_reason)

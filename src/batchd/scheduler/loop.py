@@ -1,0 +1,367 @@
+"""The scheduler: moves jobs through their states, event-driven.
+
+A submit, an exit, a cancel or any change calls `wake()`, and one pass runs at once; a short periodic
+tick is only the safety net. Every decision is a compare-and-set on the store, so a pass that races an
+API call loses cleanly. Passes are synchronous (the store is used from the event-loop thread); attempts
+run as tasks that call back into `_settle` when they end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from batchd.config import Settings
+from batchd.domain.arns import name_of_arn
+from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
+from batchd.domain.placement import Candidate, EnvironmentView, QueueView, place
+from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
+from batchd.executors.registry import Executors
+from batchd.scheduler.attempts import launch_spec, outcome
+from batchd.service.common import CE, JQ
+from batchd.service.compute_environments import capacity_vcpus, executor_of
+from batchd.store.errors import Conflict
+from batchd.store.records import JobRecord
+from batchd.store.sqlite import SqliteStore
+
+log = logging.getLogger("batchd.scheduler")
+
+TICK_SECONDS = 1.0
+PURGE_EVERY_SECONDS = 300.0
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Scheduler:
+    def __init__(self, store: SqliteStore, executors: Executors, settings: Settings) -> None:
+        self._store = store
+        self._executors = executors
+        self._settings = settings
+        self._event: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._attempts: dict[str, asyncio.Task[None]] = {}
+        self._stopping: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._last_purge = 0.0
+        self._pending_wake = True
+
+    def wake(self) -> None:
+        self._pending_wake = True
+        if self._event is not None:
+            self._event.set()
+
+    async def start(self) -> None:
+        self._event = asyncio.Event()
+        await self._recover()
+        self._task = asyncio.create_task(self._run(), name="batchd-scheduler")
+
+    async def stop(self) -> None:
+        """Leaves running attempts to the next start: containers keep running and are reattached."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for timer in self._timers.values():
+            timer.cancel()
+        for task in list(self._attempts.values()):
+            task.cancel()
+        await asyncio.gather(*self._attempts.values(), return_exceptions=True)
+        await self._executors.close()
+
+    async def _run(self) -> None:
+        assert self._event is not None
+        while True:
+            self._event.clear()
+            self._pending_wake = False
+            try:
+                self.run_pass()
+            except Exception:
+                log.exception("scheduler pass failed; retrying on the next wake")
+            if not self._pending_wake:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), TICK_SECONDS)
+
+    def run_pass(self) -> None:
+        self._resolve_dependencies()
+        active = self._store.jobs_in_status(ACTIVE)
+        self._request_stops(active)
+        self._place(active)
+        if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            cutoff = _now() - int(self._settings.retention_days * 86_400_000)
+            with self._store.transaction():
+                self._store.purge_finished(cutoff)
+
+    # --- SUBMITTED / PENDING → RUNNABLE or FAILED -------------------------------------------------------
+
+    def _resolve_dependencies(self) -> None:
+        waiting = self._store.jobs_in_status((JobStatus.SUBMITTED, JobStatus.PENDING))
+        if not waiting:
+            return
+        changed = False
+        with self._store.transaction():
+            for job in waiting:
+                deps = self._store.dependencies(job.job_id)
+                statuses = self._store.job_statuses(deps).values()
+                if any(s == JobStatus.FAILED for s in statuses):
+                    target, reason = JobStatus.FAILED, REASON_DEPENDENCY_FAILED
+                elif len(statuses) == len(deps) and all(s == JobStatus.SUCCEEDED for s in statuses):
+                    target, reason = JobStatus.RUNNABLE, None
+                elif job.status == JobStatus.SUBMITTED:
+                    target, reason = JobStatus.PENDING, None
+                else:
+                    continue
+                expected = job.status
+                job.status = target
+                job.doc["status"] = target.value
+                if reason:
+                    job.doc["statusReason"] = reason
+                if target == JobStatus.FAILED:
+                    job.doc["stoppedAt"] = _now()
+                    changed = True
+                self._store.update_job(job, expected)
+        if changed:
+            # A failure cascades: dependents of what just failed are decided on the next pass.
+            self.wake()
+
+    # --- RUNNABLE → STARTING ----------------------------------------------------------------------------
+
+    def _place(self, active: list[JobRecord]) -> None:
+        runnable = self._store.jobs_in_status((JobStatus.RUNNABLE,))
+        if not runnable:
+            return
+        queues: dict[str, QueueView] = {}
+        for q in self._store.list_resources(JQ, None):
+            order = tuple(e["computeEnvironment"] for e in q.get("computeEnvironmentOrder", []))
+            queues[q["jobQueueArn"]] = QueueView(q["jobQueueArn"], int(q.get("priority", 0)), order)
+        used: dict[str, float] = {}
+        used_memory = 0
+        for job in active:
+            container = job.doc["container"]
+            if job.ce_arn:
+                used[job.ce_arn] = used.get(job.ce_arn, 0.0) + float(container.get("vcpus") or 0)
+            used_memory += int(container.get("memory") or 0)
+        envs: dict[str, EnvironmentView] = {}
+        details: dict[str, dict[str, Any]] = {}
+        for e in self._store.list_resources(CE, None):
+            arn = e["computeEnvironmentArn"]
+            details[arn] = e
+            is_open = e.get("state") == "ENABLED" and e.get("status") == "VALID"
+            envs[arn] = EnvironmentView(arn, capacity_vcpus(e), used.get(arn, 0.0), is_open)
+        by_id = {job.job_id: job for job in runnable}
+        candidates = [
+            Candidate(
+                job.job_id,
+                job.queue_arn,
+                job.seq,
+                float(job.doc["container"].get("vcpus") or 1),
+                int(job.doc["container"].get("memory") or 4),
+            )
+            for job in runnable
+        ]
+        host = self._executors.host_memory_mib
+        plan = place(candidates, queues, envs, host - used_memory, host)
+        launches: list[tuple[JobRecord, str]] = []
+        with self._store.transaction():
+            for job_id in plan.misfits:
+                job = by_id[job_id]
+                if job.doc.get("statusReason") != REASON_TOO_BIG:
+                    job.doc["statusReason"] = REASON_TOO_BIG
+                    self._store.update_job(job, JobStatus.RUNNABLE)
+            for assignment in plan.assignments:
+                job = by_id[assignment.job_id]
+                env = details[assignment.environment_arn]
+                executor = executor_of(env, self._executors.default)
+                attempt = len(job.doc.get("attempts") or []) + 1
+                task_id = str(uuid.uuid4())
+                definition_name = name_of_arn(job.jd_arn).rsplit(":", 1)[0]
+                job.status = JobStatus.STARTING
+                job.ce_arn = assignment.environment_arn
+                job.run = {
+                    "executor": executor,
+                    "attempt": attempt,
+                    "taskId": task_id,
+                    "logStreamName": f"{definition_name}/default/{task_id}",
+                }
+                job.doc.update(status="STARTING")
+                job.doc.pop("statusReason", None)
+                job.doc["container"]["logStreamName"] = job.run["logStreamName"]
+                job.doc["container"].pop("exitCode", None)
+                job.doc["container"].pop("reason", None)
+                self._store.update_job(job, JobStatus.RUNNABLE)
+                launches.append((job, executor))
+        for job, executor in launches:
+            spec = launch_spec(job, self._settings.logs_dir, self._settings.work_dir)
+            self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
+
+    # --- STARTING → RUNNING → SUCCEEDED / FAILED / RUNNABLE ---------------------------------------------
+
+    async def _attempt(self, job_id: str, executor_name: str, spec: LaunchSpec) -> None:
+        executor = self._executors.get(executor_name)
+        try:
+            try:
+                handle = await executor.start(spec)
+            except LaunchFailed as failure:
+                self._settle(job_id, AttemptEnd(None, failure.reason, launch_failed=True))
+                return
+            job = self._store.get_job(job_id)
+            if job is None or job.status != JobStatus.STARTING:
+                await executor.stop(handle, 0)
+                return
+            now = _now()
+            job.status = JobStatus.RUNNING
+            job.run = {**(job.run or {}), "handle": handle, "startedAt": now}
+            job.doc.update(status="RUNNING", startedAt=now)
+            with self._store.transaction():
+                self._store.update_job(job, JobStatus.STARTING)
+            self._arm_timeout(job)
+            if (job.run or {}).get("stop"):
+                self._stop(job)
+            end = await executor.wait(spec, handle)
+            self._settle(job_id, end)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("attempt of job %s failed in the executor", job_id)
+            self._settle(job_id, AttemptEnd(None, f"Executor error: {exc}"[:255]))
+        finally:
+            self._attempts.pop(job_id, None)
+
+    def _settle(self, job_id: str, end: AttemptEnd) -> None:
+        job = self._store.get_job(job_id)
+        if job is None or job.status not in ACTIVE:
+            return
+        timer = self._timers.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._stopping.discard(job_id)
+        result = outcome(job, end)
+        run = job.run or {}
+        now = _now()
+        container = job.doc["container"]
+        if end.exit_code is not None:
+            container["exitCode"] = end.exit_code
+        if end.reason:
+            container["reason"] = end.reason
+        region_account = job.doc["jobArn"].split(":")[3:5]
+        task_arn = f"arn:aws:ecs:{region_account[0]}:{region_account[1]}:task/{run.get('taskId')}"
+        container["taskArn"] = task_arn
+        record: dict[str, Any] = {
+            "container": {
+                k: v
+                for k, v in {
+                    "exitCode": end.exit_code,
+                    "reason": end.reason,
+                    "logStreamName": run.get("logStreamName"),
+                    "taskArn": task_arn,
+                }.items()
+                if v is not None
+            },
+            "stoppedAt": now,
+            "statusReason": result.status_reason,
+        }
+        if "startedAt" in run:
+            record["startedAt"] = run["startedAt"]
+        expected = job.status
+        job.doc.setdefault("attempts", []).append(record)
+        job.doc["status"] = result.status.value
+        job.doc["statusReason"] = result.status_reason
+        job.status = result.status
+        job.ce_arn = None
+        job.run = None
+        if result.status == JobStatus.RUNNABLE:
+            job.doc.pop("startedAt", None)
+        else:
+            job.doc["stoppedAt"] = now
+        try:
+            with self._store.transaction():
+                self._store.update_job(job, expected)
+        except Conflict:
+            log.warning("job %s changed while its attempt was being settled", job_id)
+        self.wake()
+
+    # --- stops and timeouts -----------------------------------------------------------------------------
+
+    def _request_stops(self, active: list[JobRecord]) -> None:
+        for job in active:
+            if (job.run or {}).get("stop") and job.job_id not in self._stopping:
+                self._stop(job)
+
+    def _stop(self, job: JobRecord) -> None:
+        run = job.run or {}
+        handle = run.get("handle")
+        if handle is None:
+            # Still launching: `_attempt` stops it as soon as it has a handle.
+            return
+        self._stopping.add(job.job_id)
+        executor = self._executors.get(run["executor"])
+        grace = 0.0 if run.get("timedOut") else self._settings.stop_grace_seconds
+        asyncio.create_task(executor.stop(handle, grace))
+
+    def _arm_timeout(self, job: JobRecord) -> None:
+        seconds = (job.doc.get("timeout") or {}).get("attemptDurationSeconds")
+        run = job.run or {}
+        if not seconds or "startedAt" not in run:
+            return
+        remaining = max(0.0, (run["startedAt"] + seconds * 1000 - _now()) / 1000)
+        loop = asyncio.get_running_loop()
+        self._timers[job.job_id] = loop.call_later(remaining, self._time_out, job.job_id)
+
+    def _time_out(self, job_id: str) -> None:
+        self._timers.pop(job_id, None)
+        job = self._store.get_job(job_id)
+        if job is None or job.status != JobStatus.RUNNING:
+            return
+        job.run = {**(job.run or {}), "timedOut": True}
+        with self._store.transaction():
+            self._store.update_job(job, JobStatus.RUNNING)
+        self._stop(job)
+
+    # --- after a restart ----------------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Reattach to attempts still running, settle those that ended while the server was down."""
+        for job in self._store.jobs_in_status(ACTIVE):
+            run = job.run or {}
+            handle = run.get("handle")
+            executor = self._executors.get(run.get("executor", self._executors.default))
+            if handle is None:
+                self._settle(
+                    job.job_id,
+                    AttemptEnd(None, "Executor restarted before the attempt started", launch_failed=True),
+                )
+                continue
+            spec = launch_spec(job, self._settings.logs_dir, self._settings.work_dir)
+            try:
+                end = await executor.recover(spec, handle)
+            except Exception as exc:
+                log.exception("cannot recover job %s", job.job_id)
+                end = AttemptEnd(None, f"Executor lost: {exc}"[:255])
+            if end is not None:
+                self._settle(job.job_id, end)
+                continue
+            log.info("reattached to job %s", job.job_id)
+            self._arm_timeout(job)
+            self._attempts[job.job_id] = asyncio.create_task(
+                self._reattach(job.job_id, executor.name, spec, handle)
+            )
+
+    async def _reattach(
+        self, job_id: str, executor_name: str, spec: LaunchSpec, handle: dict[str, Any]
+    ) -> None:
+        try:
+            end = await self._executors.get(executor_name).wait(spec, handle)
+            self._settle(job_id, end)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("reattached attempt of job %s failed", job_id)
+            self._settle(job_id, AttemptEnd(None, f"Executor error: {exc}"[:255]))
+        finally:
+            self._attempts.pop(job_id, None)

@@ -1,0 +1,84 @@
+"""What every operation shares: the caller, the clock, tag checks, and echoing modelled members."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batchd.domain.arns import Scope
+from batchd.errors import ClientException
+from batchd.protocol.model import service_model
+from batchd.service.pagination import Paginator
+from batchd.store.sqlite import SqliteStore
+
+CE = "compute-environment"
+JQ = "job-queue"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, once the signature is verified: the scope of every resource they touch."""
+
+    scope: Scope
+
+    @property
+    def account(self) -> str:
+        return self.scope.account_id
+
+
+@dataclass
+class ServiceDeps:
+    """What the service layer needs from the rest of batchd, handed in by the composition root."""
+
+    store: SqliteStore
+    paginator: Paginator
+    # Wakes the scheduler after a change it must act on (a submit, a cancel, a state change).
+    notify: Callable[[], None]
+    # The executor an environment would use, and why it cannot serve (None when it can).
+    executor_problem: Callable[[str], str | None]
+    default_executor: str
+    max_depends_on: int = 100
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def echo_members(params: Mapping[str, Any], output_shape: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The request members that the output shape also has, so Describe* shows back what was set."""
+    members = service_model().shape_for(output_shape).members
+    return {k: v for k, v in params.items() if k in members and k not in skip and v is not None}
+
+
+def check_tags(tags: Mapping[str, str] | None, member: str = "tags") -> None:
+    if not tags:
+        return
+    if len(tags) > 50:
+        raise ClientException(f"{member} may hold at most 50 tags, got {len(tags)}.")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128:
+            raise ClientException(f"Tag key '{key[:140]}' in {member} must be 1 to 128 characters long.")
+        if len(value) > 256:
+            raise ClientException(
+                f"The value of tag '{key}' in {member} must be at most 256 characters long."
+            )
+        if key.startswith("aws:"):
+            raise ClientException(f"Tag key '{key}' in {member} uses the reserved prefix 'aws:'.")
+
+
+def check_max_results(params: Mapping[str, Any]) -> None:
+    value = params.get("maxResults")
+    if value is not None and not 1 <= value <= 100:
+        raise ClientException(f"maxResults must be between 1 and 100, got {value}.")
+
+
+def check_list_size(values: list[Any] | None, member: str, limit: int = 100) -> None:
+    if values is not None and len(values) > limit:
+        raise ClientException(f"{member} may name at most {limit} items, got {len(values)}.")

@@ -1,0 +1,205 @@
+"""Create/Describe/Update/DeleteComputeEnvironment (SPEC §5)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from batchd.domain.jobs import ACTIVE
+from batchd.domain.names import check_resource_name
+from batchd.errors import ClientException
+from batchd.service.common import (
+    CE,
+    JQ,
+    Caller,
+    ServiceDeps,
+    check_list_size,
+    check_tags,
+    echo_members,
+    new_id,
+    now_ms,
+)
+from batchd.service.lifecycle import request_stop
+from batchd.service.pagination import page_size
+
+EXECUTOR_TAG = "batchd:executor"
+EXECUTORS = ("local", "docker")
+HEALTHY = "ComputeEnvironment Healthy"
+
+
+def executor_of(detail: dict[str, Any], default: str) -> str:
+    """Which executor runs this environment: its `batchd:executor` tag, else the server's default."""
+    return str((detail.get("tags") or {}).get(EXECUTOR_TAG, default))
+
+
+def capacity_vcpus(detail: dict[str, Any]) -> float:
+    """vCPUs an environment offers (SPEC §18): maxvCpus, or for UNMANAGED unmanagedvCpus / host CPUs."""
+    if detail.get("type") == "UNMANAGED":
+        given = detail.get("unmanagedvCpus")
+        return float(given) if given else float(os.cpu_count() or 1)
+    return float((detail.get("computeResources") or {}).get("maxvCpus", 0))
+
+
+class ComputeEnvironments:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store = deps.store
+
+    def resolve(self, caller: Caller, reference: str) -> dict[str, Any]:
+        name = caller.scope.name_from(reference, CE)
+        found = None if name is None else self._store.get_resource(CE, caller.account, name)
+        if found is None:
+            raise ClientException(f"ComputeEnvironment {reference} does not exist.")
+        return found
+
+    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["computeEnvironmentName"]
+        check_resource_name(name, "computeEnvironmentName")
+        kind = params["type"]
+        resources = params.get("computeResources")
+        if kind == "MANAGED":
+            if not resources:
+                raise ClientException("computeResources must be provided for a MANAGED compute environment.")
+            _check_resources(resources)
+        if params.get("unmanagedvCpus") is not None and params["unmanagedvCpus"] < 0:
+            raise ClientException("unmanagedvCpus must not be negative.")
+        tags = params.get("tags")
+        check_tags(tags)
+        executor = (tags or {}).get(EXECUTOR_TAG, self._deps.default_executor)
+        if executor not in EXECUTORS:
+            raise ClientException(
+                f"Tag {EXECUTOR_TAG} must be one of {', '.join(EXECUTORS)}, got '{executor}'."
+            )
+        with self._store.transaction():
+            if self._store.get_resource(CE, caller.account, name) is not None:
+                raise ClientException(f"Object already exists: compute environment {name} already exists.")
+            arn = caller.scope.compute_environment_arn(name)
+            detail = echo_members(params, "ComputeEnvironmentDetail")
+            if resources is not None and kind == "MANAGED":
+                detail["computeResources"] = {"minvCpus": 0, **resources}
+            problem = self._deps.executor_problem(executor)
+            detail.update(
+                computeEnvironmentName=name,
+                computeEnvironmentArn=arn,
+                ecsClusterArn=f"arn:aws:ecs:{caller.scope.region}:{caller.account}:cluster/{name}_Batch_{new_id()}",
+                state=params.get("state") or "ENABLED",
+                status="INVALID" if problem else "VALID",
+                statusReason=problem or HEALTHY,
+                uuid=new_id(),
+                containerOrchestrationType="ECS",
+                tags=tags or {},
+                createdAt=now_ms(),
+            )
+            self._store.put_resource(CE, caller.account, name, detail)
+        self._deps.notify()
+        return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}
+
+    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params.get("computeEnvironments")
+        check_list_size(wanted, "computeEnvironments")
+        limit = page_size(params)
+        if wanted:
+            found = []
+            for ref in wanted:
+                name = caller.scope.name_from(ref, CE)
+                detail = None if name is None else self._store.get_resource(CE, caller.account, name)
+                if detail is not None:
+                    found.append(_public(detail))
+            return {"computeEnvironments": found}
+        paginator = self._deps.paginator
+        after = paginator.resume("DescribeComputeEnvironments", caller.account, None, params.get("nextToken"))
+        page = self._store.list_resources(CE, caller.account, after, limit + 1)
+        out: dict[str, Any] = {"computeEnvironments": [_public(d) for d in page[:limit]]}
+        if len(page) > limit:
+            last = page[limit - 1]["computeEnvironmentName"]
+            out["nextToken"] = paginator.issue("DescribeComputeEnvironments", caller.account, None, last)
+        return out
+
+    def update(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        with self._store.transaction():
+            detail = self.resolve(caller, params["computeEnvironment"])
+            if detail.get("status") == "DELETING":
+                raise ClientException(
+                    f"ComputeEnvironment {detail['computeEnvironmentName']} is being deleted."
+                )
+            changes = params.get("computeResources")
+            if changes:
+                if detail.get("type") == "UNMANAGED":
+                    raise ClientException(
+                        "computeResources cannot be updated on an UNMANAGED compute environment."
+                    )
+                merged = {**(detail.get("computeResources") or {}), **changes}
+                _check_resources(merged)
+                detail["computeResources"] = merged
+            if params.get("unmanagedvCpus") is not None:
+                if params["unmanagedvCpus"] < 0:
+                    raise ClientException("unmanagedvCpus must not be negative.")
+                detail["unmanagedvCpus"] = params["unmanagedvCpus"]
+            for member in (
+                "state",
+                "serviceRole",
+                "updatePolicy",
+                "context",
+                "ecsSettings",
+                "eksConfiguration",
+            ):
+                if params.get(member) is not None:
+                    detail[member] = params[member]
+            problem = self._deps.executor_problem(executor_of(detail, self._deps.default_executor))
+            detail["status"] = "INVALID" if problem else "VALID"
+            detail["statusReason"] = problem or HEALTHY
+            name = detail["computeEnvironmentName"]
+            self._store.put_resource(CE, caller.account, name, detail)
+        self._deps.notify()
+        return {"computeEnvironmentName": name, "computeEnvironmentArn": detail["computeEnvironmentArn"]}
+
+    def delete(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        with self._store.transaction():
+            detail = self.resolve(caller, params["computeEnvironment"])
+            name, arn = detail["computeEnvironmentName"], detail["computeEnvironmentArn"]
+            if detail.get("state") != "DISABLED":
+                raise ClientException(
+                    f"Cannot delete ComputeEnvironment {name} while it is ENABLED: disable it first "
+                    "with UpdateComputeEnvironment state=DISABLED."
+                )
+            for queue in self._store.list_resources(JQ, caller.account):
+                if any(e["computeEnvironment"] == arn for e in queue.get("computeEnvironmentOrder", [])):
+                    raise ClientException(
+                        f"Cannot delete, found existing JobQueue relationship: {queue['jobQueueName']}"
+                    )
+            # Jobs still running here are stopped by the scheduler; the environment goes at once.
+            for job in self._store.jobs_in_status(ACTIVE):
+                if job.account == caller.account and job.ce_arn == arn:
+                    request_stop(self._store, job, "Compute environment deleted")
+            self._store.delete_resource(CE, caller.account, name)
+        self._deps.notify()
+        return {}
+
+
+def _public(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k != "createdAt"}
+
+
+def _check_resources(resources: dict[str, Any]) -> None:
+    kind = resources.get("type")
+    if kind is None:
+        raise ClientException("computeResources.type is required (EC2, SPOT, FARGATE or FARGATE_SPOT).")
+    maximum = resources.get("maxvCpus")
+    if maximum is None or maximum < 1:
+        raise ClientException("computeResources.maxvCpus must be at least 1.")
+    minimum = resources.get("minvCpus") or 0
+    if minimum < 0:
+        raise ClientException("computeResources.minvCpus must not be negative.")
+    if minimum > maximum:
+        raise ClientException(
+            f"computeResources.minvCpus ({minimum}) must not be greater than maxvCpus ({maximum})."
+        )
+    desired = resources.get("desiredvCpus")
+    if desired is not None and not minimum <= desired <= maximum:
+        raise ClientException(
+            f"computeResources.desiredvCpus ({desired}) must be between minvCpus ({minimum}) "
+            f"and maxvCpus ({maximum})."
+        )
+    bid = resources.get("bidPercentage")
+    if bid is not None and not 0 <= bid <= 100:
+        raise ClientException(f"computeResources.bidPercentage must be between 0 and 100, got {bid}.")

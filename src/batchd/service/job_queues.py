@@ -1,0 +1,166 @@
+"""Create/Describe/Update/DeleteJobQueue (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchd.domain.jobs import ACTIVE, QUEUED
+from batchd.domain.names import check_resource_name
+from batchd.errors import ClientException
+from batchd.service.common import (
+    CE,
+    JQ,
+    Caller,
+    ServiceDeps,
+    check_list_size,
+    check_tags,
+    echo_members,
+    now_ms,
+)
+from batchd.service.lifecycle import fail_queued, request_stop
+from batchd.service.pagination import page_size
+
+HEALTHY = "JobQueue Healthy"
+MAX_ENVIRONMENTS = 3
+
+
+class JobQueues:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store = deps.store
+
+    def resolve(self, caller: Caller, reference: str) -> dict[str, Any]:
+        name = caller.scope.name_from(reference, JQ)
+        found = None if name is None else self._store.get_resource(JQ, caller.account, name)
+        if found is None:
+            raise ClientException(f"JobQueue {reference} does not exist.")
+        return found
+
+    def _environment_order(self, caller: Caller, order: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        """Checks a computeEnvironmentOrder and returns it with every environment as an ARN."""
+        if not order:
+            raise ClientException("computeEnvironmentOrder must name at least one compute environment.")
+        if len(order) > MAX_ENVIRONMENTS:
+            raise ClientException(
+                f"computeEnvironmentOrder may name at most {MAX_ENVIRONMENTS} compute environments, "
+                f"got {len(order)}."
+            )
+        result, seen_orders, seen_arns = [], set(), set()
+        for entry in order:
+            position, reference = entry["order"], entry["computeEnvironment"]
+            if position < 0:
+                raise ClientException(f"computeEnvironmentOrder order must not be negative, got {position}.")
+            name = caller.scope.name_from(reference, CE)
+            env = None if name is None else self._store.get_resource(CE, caller.account, name)
+            if env is None:
+                raise ClientException(f"ComputeEnvironment {reference} does not exist.")
+            if env.get("status") != "VALID":
+                raise ClientException(
+                    f"ComputeEnvironment {env['computeEnvironmentName']} is {env.get('status')}, not VALID: "
+                    f"{env.get('statusReason', '')}"
+                )
+            arn = env["computeEnvironmentArn"]
+            if position in seen_orders:
+                raise ClientException(f"computeEnvironmentOrder uses order {position} more than once.")
+            if arn in seen_arns:
+                raise ClientException(f"computeEnvironmentOrder names {env['computeEnvironmentName']} twice.")
+            seen_orders.add(position)
+            seen_arns.add(arn)
+            result.append({"order": position, "computeEnvironment": arn})
+        return sorted(result, key=lambda e: e["order"])
+
+    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["jobQueueName"]
+        check_resource_name(name, "jobQueueName")
+        priority = params["priority"]
+        if priority < 0:
+            raise ClientException(f"priority must not be negative, got {priority}.")
+        check_tags(params.get("tags"))
+        with self._store.transaction():
+            if self._store.get_resource(JQ, caller.account, name) is not None:
+                raise ClientException(f"Object already exists: job queue {name} already exists.")
+            order = self._environment_order(caller, params.get("computeEnvironmentOrder"))
+            arn = caller.scope.job_queue_arn(name)
+            detail = echo_members(params, "JobQueueDetail")
+            detail.update(
+                jobQueueName=name,
+                jobQueueArn=arn,
+                state=params.get("state") or "ENABLED",
+                status="VALID",
+                statusReason=HEALTHY,
+                priority=priority,
+                computeEnvironmentOrder=order,
+                tags=params.get("tags") or {},
+                createdAt=now_ms(),
+            )
+            self._store.put_resource(JQ, caller.account, name, detail)
+        self._deps.notify()
+        return {"jobQueueName": name, "jobQueueArn": arn}
+
+    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params.get("jobQueues")
+        check_list_size(wanted, "jobQueues")
+        limit = page_size(params)
+        if wanted:
+            found = []
+            for ref in wanted:
+                name = caller.scope.name_from(ref, JQ)
+                detail = None if name is None else self._store.get_resource(JQ, caller.account, name)
+                if detail is not None:
+                    found.append(_public(detail))
+            return {"jobQueues": found}
+        paginator = self._deps.paginator
+        after = paginator.resume("DescribeJobQueues", caller.account, None, params.get("nextToken"))
+        page = self._store.list_resources(JQ, caller.account, after, limit + 1)
+        out: dict[str, Any] = {"jobQueues": [_public(d) for d in page[:limit]]}
+        if len(page) > limit:
+            out["nextToken"] = paginator.issue(
+                "DescribeJobQueues", caller.account, None, page[limit - 1]["jobQueueName"]
+            )
+        return out
+
+    def update(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        with self._store.transaction():
+            detail = self.resolve(caller, params["jobQueue"])
+            if params.get("priority") is not None:
+                if params["priority"] < 0:
+                    raise ClientException(f"priority must not be negative, got {params['priority']}.")
+                detail["priority"] = params["priority"]
+            if params.get("computeEnvironmentOrder") is not None:
+                detail["computeEnvironmentOrder"] = self._environment_order(
+                    caller, params["computeEnvironmentOrder"]
+                )
+            for member in (
+                "state",
+                "schedulingPolicyArn",
+                "jobStateTimeLimitActions",
+                "serviceEnvironmentOrder",
+            ):
+                if params.get(member) is not None:
+                    detail[member] = params[member]
+            detail["status"], detail["statusReason"] = "VALID", HEALTHY
+            self._store.put_resource(JQ, caller.account, detail["jobQueueName"], detail)
+        self._deps.notify()
+        return {"jobQueueName": detail["jobQueueName"], "jobQueueArn": detail["jobQueueArn"]}
+
+    def delete(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        with self._store.transaction():
+            detail = self.resolve(caller, params["jobQueue"])
+            name, arn = detail["jobQueueName"], detail["jobQueueArn"]
+            if detail.get("state") != "DISABLED":
+                raise ClientException(
+                    f"Cannot delete JobQueue {name} while it is ENABLED: disable it first "
+                    "with UpdateJobQueue state=DISABLED."
+                )
+            for job in self._store.jobs_in_queue(caller.account, arn, QUEUED | ACTIVE):
+                if job.status in QUEUED:
+                    fail_queued(self._store, job, "Job queue deleted", isCancelled=True)
+                else:
+                    request_stop(self._store, job, "Job queue deleted", isTerminated=True)
+            self._store.delete_resource(JQ, caller.account, name)
+        self._deps.notify()
+        return {}
+
+
+def _public(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k != "createdAt"}
