@@ -103,7 +103,7 @@ class Bench:
             return True
         except TargetUnavailable as exc:
             self.skip(target, workload, str(exc))
-        except Exception as exc:  # noqa: BLE001 - an unfinished server must not sink the whole run
+        except Exception as exc:  # an unfinished server must not sink the whole run
             traceback.print_exc(file=sys.stderr)
             self.skip(target, workload, f"error: {type(exc).__name__}: {exc}"[:400])
         return False

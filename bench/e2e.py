@@ -38,7 +38,7 @@ def run_e2e(endpoint: str, net: Network, n: int, timeout_s: float, run: int) -> 
                     resp = c.submit_job(
                         jobName=f"e2e-{i}", jobQueue=fx.queue, jobDefinition=fx.job_definition
                     )
-                except Exception as exc:  # noqa: BLE001 - counted and reported
+                except Exception as exc:  # counted and reported
                     submit_errors.append(f"{type(exc).__name__}: {exc}"[:300])
                     continue
                 with lock:
@@ -62,7 +62,7 @@ def run_e2e(endpoint: str, net: Network, n: int, timeout_s: float, run: int) -> 
         for k in range(0, len(pending), DESCRIBE_BATCH):
             try:
                 jobs = poller.describe_jobs(jobs=pending[k : k + DESCRIBE_BATCH])["jobs"]
-            except Exception:  # noqa: BLE001 - a failed poll is retried on the next sweep
+            except Exception:  # a failed poll is retried on the next sweep
                 poll_errors += 1
                 continue
             now = time.time()

@@ -29,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = _reply
     do_GET = _reply
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -54,7 +54,7 @@ def _parallel(argv: list[str], n: int, env: dict[str, str] | None = None) -> dic
         # Completion time of each run counted from the start of the batch: the same quantity as the
         # end-to-end "submit to SUCCEEDED" of jobs that were all submitted at once.
         "per_job_s": summarize(done_at),
-        # Child CPU only: the processes (or docker CLI clients) themselves, as the server's job costs would be.
+        # Child CPU only: the processes (or docker CLI clients) themselves, like a server's job costs.
         "cpu_s_per_1000": (_children_cpu_s() - cpu0) / n * 1000,
     }
 

@@ -6,7 +6,6 @@ batchd's environment (moto pins Flask/Werkzeug, localbatch pins FastAPI; batchd 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -258,7 +257,3 @@ def describe_versions(settings: Settings, families: list[str]) -> dict[str, str]
     for fam in families:
         versions[fam] = batchd_version(settings) if fam == "batchd" else peer_version(fam)
     return versions
-
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -8,6 +8,7 @@ in a background thread right after submission (see targets.NO_DOCKER_HOST).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -60,7 +61,7 @@ class Timer:
         t0 = time.perf_counter()
         try:
             result = fn(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - recorded per operation, the run goes on
+        except Exception as exc:  # recorded per operation, the run goes on
             self.errors[op].append(f"{type(exc).__name__}: {exc}"[:300])
             return None
         self.samples[op].append((time.perf_counter() - t0) * 1000.0)
@@ -80,10 +81,8 @@ class Timer:
 
 def _untimed(fn: Callable[[], Any]) -> None:
     """Settling waits between timed calls; a failure here shows up as an error of the next timed call."""
-    try:
+    with contextlib.suppress(Exception):
         fn()
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def run_api(endpoint: str, net: Network, reps: int, run: int) -> dict[str, dict[str, Any]]:

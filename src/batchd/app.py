@@ -51,6 +51,7 @@ def build(settings: Settings) -> Server:
         executor_problem=executors.problem,
         default_executor=executors.default,
         max_depends_on=settings.max_depends_on,
+        min_timeout_seconds=settings.min_timeout_seconds,
     )
     service = BatchService(deps)
 

@@ -51,6 +51,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        help="seconds between SIGTERM and SIGKILL when a job is terminated (BATCHD_STOP_GRACE_SECONDS)")  # fmt: skip
     serve.add_argument("--retention-days", type=float, default=float(_env("RETENTION_DAYS", "7") or 7),
                        help="how long finished jobs stay describable (BATCHD_RETENTION_DAYS)")  # fmt: skip
+    # Undocumented on purpose: AWS's 60 s floor, lowered only so tests can exercise timeouts quickly.
+    serve.add_argument("--min-timeout-seconds", type=int, default=int(_env("MIN_TIMEOUT_SECONDS", "60") or 60),
+                       help=argparse.SUPPRESS)  # fmt: skip
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="(BATCHD_LOG_LEVEL)")
 
 
@@ -86,6 +89,7 @@ def serve(args: argparse.Namespace) -> int:
         executor=args.executor,
         stop_grace_seconds=args.stop_grace_seconds,
         retention_days=args.retention_days,
+        min_timeout_seconds=args.min_timeout_seconds,
         log_level=args.log_level,
     )
     logging.basicConfig(

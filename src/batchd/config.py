@@ -24,6 +24,8 @@ class Settings:
     stop_grace_seconds: float = 30.0
     retention_days: float = 7.0
     max_depends_on: int = 100
+    # AWS's floor for timeout.attemptDurationSeconds; lowered only to test timeouts quickly.
+    min_timeout_seconds: int = 60
     log_level: str = "info"
 
     @property

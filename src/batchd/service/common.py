@@ -41,6 +41,7 @@ class ServiceDeps:
     executor_problem: Callable[[str], str | None]
     default_executor: str
     max_depends_on: int = 100
+    min_timeout_seconds: int = 60
 
 
 def now_ms() -> int:

@@ -62,10 +62,10 @@ def check_retry_strategy(strategy: dict[str, Any] | None) -> None:
                 raise ClientException(f"retryStrategy.evaluateOnExit {key} must be at most 512 characters.")
 
 
-def check_timeout(timeout: dict[str, Any] | None) -> None:
+def check_timeout(timeout: dict[str, Any] | None, minimum: int) -> None:
     seconds = (timeout or {}).get("attemptDurationSeconds")
-    if seconds is not None and seconds < 60:
-        raise ClientException(f"timeout.attemptDurationSeconds must be at least 60, got {seconds}.")
+    if seconds is not None and seconds < minimum:
+        raise ClientException(f"timeout.attemptDurationSeconds must be at least {minimum}, got {seconds}.")
 
 
 def check_amounts(vcpus: float | None, memory: int | None, where: str, required: bool) -> None:
@@ -111,7 +111,7 @@ class JobDefinitions:
             raise ClientException("containerProperties is required for a job definition of type container.")
         _check_container(container)
         check_retry_strategy(params.get("retryStrategy"))
-        check_timeout(params.get("timeout"))
+        check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
         if len(json.dumps(params)) > MAX_DEFINITION_BYTES:
             raise ClientException(f"The job definition is larger than {MAX_DEFINITION_BYTES // 1024} KiB.")

@@ -102,7 +102,7 @@ class Jobs:
         vcpus, memory = resource_amounts(overrides)
         check_amounts(vcpus, memory, "containerOverrides", required=False)
         check_retry_strategy(params.get("retryStrategy"))
-        check_timeout(params.get("timeout"))
+        check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
         depends_on = self._dependencies(caller, params.get("dependsOn") or [])
 

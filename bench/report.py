@@ -1,0 +1,488 @@
+"""Turn the raw results into medians, a markdown report and a JSON file.
+
+Every batchd figure is shown next to each peer's and as a ratio batchd ÷ other, where "other" is each peer
+and the raw reference cost of the same work. For times, latencies, CPU and memory a ratio below 1 means
+batchd does better; for throughput (jobs/s) a ratio above 1 does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.settings import RESULTS_DIR
+from bench.stats import median_or_none
+from bench.workloads import OPERATIONS
+
+LOWER, HIGHER = "lower", "higher"
+E2E_ORDER = ("batchd-local", "batchd-docker", "moto-docker", "localbatch-docker")
+
+
+@dataclass
+class Cell:
+    value: float | None
+    note: str = ""  # shown after the value, or alone when there is no value
+
+
+@dataclass
+class Row:
+    label: str
+    better: str
+    cells: dict[str, Cell]
+    raw: dict[str, float | None] = field(default_factory=dict)  # batchd target -> raw reference
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str
+    targets: list[str]
+    rows: list[Row]
+    raw_label: str | None = None
+    footnotes: list[str] = field(default_factory=list)
+
+    @property
+    def batchd(self) -> list[str]:
+        return [t for t in self.targets if t.startswith("batchd")]
+
+    @property
+    def peers(self) -> list[str]:
+        return [t for t in self.targets if not t.startswith("batchd")]
+
+
+# -- medians over runs -------------------------------------------------------------------------------
+
+
+def _get(d: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)
+    return d
+
+
+def finalize(results: dict[str, Any]) -> None:
+    """Add a "median" entry next to every list of per-run results."""
+    for entry in results["api"].values():
+        runs = entry["runs"]
+        entry["median"] = {
+            op: {
+                "p50": median_or_none(_get(r, op, "p50") for r in runs),
+                "p99": median_or_none(_get(r, op, "p99") for r in runs),
+                "errors": sum(_get(r, op, "errors") or 0 for r in runs),
+                "first_error": next(
+                    (_get(r, op, "first_error") for r in runs if _get(r, op, "first_error")), None
+                ),
+            }
+            for op in OPERATIONS
+        }
+    for entry in results["throughput"].values():
+        runs = entry["runs"]
+        med: dict[str, Any] = {"peak_rss_mib": median_or_none(r.get("peak_rss_mib") for r in runs)}
+        for procs in {k for r in runs for k in r if k.isdigit()}:
+            med[procs] = {
+                "jobs_per_s": median_or_none(_get(r, procs, "jobs_per_s") for r in runs),
+                "cpu_s_per_1000": median_or_none(_get(r, procs, "cpu_s_per_1000") for r in runs),
+                "errors": sum(_get(r, procs, "errors") or 0 for r in runs),
+                "first_error": next(
+                    (_get(r, procs, "first_error") for r in runs if _get(r, procs, "first_error")), None
+                ),
+            }
+        entry["median"] = med
+    for per_n in results["e2e"].values():
+        for n, entry in per_n.items():
+            if not isinstance(entry, dict) or "runs" not in entry:
+                continue
+            ok = [r for r in entry["runs"] if r.get("finished")]
+            entry["median"] = {
+                "finished_runs": len(ok),
+                "runs": len(entry["runs"]),
+                "wall_s": median_or_none(r["wall_s"] for r in ok),
+                "jobs_per_s": median_or_none(r["jobs_per_s"] for r in ok),
+                "p50_s": median_or_none(_get(r, "per_job_s", "p50") for r in ok),
+                "p99_s": median_or_none(_get(r, "per_job_s", "p99") for r in ok),
+                "cpu_s_per_1000": median_or_none(r.get("cpu_s_per_1000") for r in ok),
+                "peak_rss_mib": median_or_none(r.get("peak_rss_mib") for r in ok),
+                "latency_source": ok[0]["latency_source"] if ok else None,
+                "reason": None
+                if ok
+                else next((r.get("reason") for r in entry["runs"] if r.get("reason")), "failed"),
+            }
+            del n
+
+
+# -- sections ----------------------------------------------------------------------------------------
+
+
+def _skip_note(results: dict[str, Any], target: str, workload: str) -> str | None:
+    for s in results["skipped"]:
+        if s["target"] in (target, target.split("-")[0]) and (
+            s["workload"] == "all" or workload in s["workload"]
+        ):
+            return str(s["reason"])
+    return None
+
+
+def _absent(results: dict[str, Any], target: str, workload: str, notes: list[str]) -> Cell:
+    why = _skip_note(results, target, workload)
+    if why:
+        _footnote(notes, f"{target}: {why}")
+        return Cell(None, "skipped")
+    return Cell(None, "—")
+
+
+def _footnote(notes: list[str], text: str) -> None:
+    if text not in notes:
+        notes.append(text)
+
+
+def api_section(results: dict[str, Any], targets: list[str]) -> Section:
+    notes: list[str] = []
+    noop = _get(results, "raw", "noop_api", "submit_ms") or {}
+    rows: list[Row] = []
+    for op in OPERATIONS:
+        for q in ("p50", "p99"):
+            cells: dict[str, Cell] = {}
+            for t in targets:
+                m = _get(results, "api", t, "median", op)
+                if m is None:
+                    cells[t] = _absent(results, t, "api", notes)
+                    continue
+                note = ""
+                if m["errors"]:
+                    note = f"({m['errors']} err)"
+                    _footnote(notes, f"{t} {op}: {m['first_error']}")
+                cells[t] = Cell(m[q], note)
+            rows.append(Row(f"{op} {q} (ms)", LOWER, cells, {"batchd": noop.get(q)}))
+    intro = (
+        "One client, median over runs of each run's p50/p99. SubmitJob goes to a queue on a DISABLED "
+        "compute environment, so on batchd the job stays queued; moto and localbatch ignore that state and "
+        "run nothing because they get no Docker engine (their jobs fail in the background). "
+        "ListJobs uses the default status filter. Raw = boto3 SubmitJob against a no-op HTTP server."
+    )
+    return Section("API latency", intro, targets, rows, "boto3 floor", notes)
+
+
+def throughput_section(results: dict[str, Any], targets: list[str]) -> Section:
+    notes: list[str] = []
+    rows: list[Row] = []
+    procs_list = sorted(
+        {int(k) for t in targets for k in (_get(results, "throughput", t, "median") or {}) if k.isdigit()}
+    ) or [1, 4]
+    noop_tp = _get(results, "raw", "noop_api", "throughput") or {}
+    for metric, label, better in (
+        ("jobs_per_s", "SubmitJob jobs/s, {p} client process(es)", HIGHER),
+        ("cpu_s_per_1000", "server CPU s per 1,000 SubmitJob, {p} process(es)", LOWER),
+    ):
+        for p in procs_list:
+            cells: dict[str, Cell] = {}
+            for t in targets:
+                m = _get(results, "throughput", t, "median", str(p))
+                if m is None:
+                    cells[t] = _absent(results, t, "throughput", notes)
+                    continue
+                note = f"({m['errors']} err)" if m["errors"] else ""
+                if m["errors"]:
+                    _footnote(notes, f"{t} {p} proc: {m['first_error']}")
+                cells[t] = Cell(m[metric], note)
+            raw = {"batchd": noop_tp.get(str(p))} if metric == "jobs_per_s" else {}
+            rows.append(Row(label.format(p=p), better, cells, raw))
+    cells = {}
+    for t in targets:
+        v = _get(results, "throughput", t, "median", "peak_rss_mib")
+        cells[t] = Cell(v) if v is not None else _absent(results, t, "throughput", notes)
+    rows.append(Row("server peak RSS after API + throughput (MiB)", LOWER, cells))
+    intro = (
+        "Jobs per second accepted by SubmitJob, each client process with its own boto3 client, all starting "
+        "together; CPU is utime+stime of the server's process tree over the same window. Raw = the same "
+        "clients against the no-op HTTP server."
+    )
+    return Section("SubmitJob throughput and cost", intro, targets, rows, "no-op server", notes)
+
+
+def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) -> Section:
+    notes: list[str] = []
+    targets = [t for t in E2E_ORDER if t.split("-")[0] in selected]
+    fork = _get(results, "raw", "fork_exec", "parallel") or {}
+    dock = _get(results, "raw", "docker_run", "parallel")
+    rows: list[Row] = []
+    for n in sizes:
+        metrics = (
+            ("wall_s", f"{n} jobs: time until all SUCCEEDED (s)", LOWER),
+            ("jobs_per_s", f"{n} jobs: jobs/s", HIGHER),
+            ("p50_s", f"{n} jobs: per-job submit→SUCCEEDED p50 (s)", LOWER),
+            ("p99_s", f"{n} jobs: per-job submit→SUCCEEDED p99 (s)", LOWER),
+            ("cpu_s_per_1000", f"{n} jobs: server CPU s per 1,000 jobs", LOWER),
+            ("peak_rss_mib", f"{n} jobs: server peak RSS (MiB)", LOWER),
+        )
+        for metric, label, better in metrics:
+            cells: dict[str, Cell] = {}
+            for t in targets:
+                m = _get(results, "e2e", t, str(n), "median")
+                if m is None:
+                    gave_up = _get(results, "e2e", t, "gave_up")
+                    if gave_up:
+                        _footnote(notes, f"{t} N={n}: {gave_up}")
+                        cells[t] = Cell(None, "not run")
+                    else:
+                        cells[t] = _absent(results, t, "e2e", notes)
+                elif m["finished_runs"] == 0:
+                    _footnote(notes, f"{t} N={n}: {m['reason']}")
+                    cells[t] = Cell(None, "DNF" if "did not finish" in (m["reason"] or "") else "failed")
+                else:
+                    partial = (
+                        f"({m['finished_runs']}/{m['runs']} runs)" if m["finished_runs"] < m["runs"] else ""
+                    )
+                    cells[t] = Cell(m[metric], partial)
+            raw: dict[str, float | None] = {}
+            fk = fork.get(str(n))
+            if fk:
+                raw["batchd-local"] = _raw_e2e(fk, metric, n)
+            if dock:
+                raw["batchd-docker"] = _raw_e2e(dock, metric, n)
+            rows.append(Row(label, better, cells, raw))
+    intro = (
+        f"N jobs (busybox:latest, command true, 1 vCPU, 16 MiB) on an ENABLED environment with "
+        f"maxvCpus {results['meta'].get('e2e_parallelism', 4)}, submitted by one client while another "
+        "polls DescribeJobs 100 ids at a time. Per-job latency from the server's createdAt/stoppedAt "
+        "where present. Raw for batchd-local = fork/exec of /bin/true, for batchd-docker = "
+        "`docker run --rm busybox:latest true`, N at the same parallelism (docker measured at the "
+        "smallest N and scaled by rate); 'per-job' raw is the completion time counted from the start "
+        "of the batch."
+    )
+    return Section("End to end", intro, targets, rows, "raw", notes)
+
+
+def _raw_e2e(ref: dict[str, Any], metric: str, n: int) -> float | None:
+    rate = ref.get("jobs_per_s")
+    if metric == "wall_s":
+        return n / rate if rate else None
+    if metric == "jobs_per_s":
+        return rate if isinstance(rate, float) else None
+    if metric in ("p50_s", "p99_s"):
+        # Completion times grow with the batch; scale the measured batch's to this N.
+        v = _get(ref, "per_job_s", metric[:3])
+        return v * n / ref["n"] if isinstance(v, float) else None
+    if metric == "cpu_s_per_1000":
+        v = ref.get("cpu_s_per_1000")
+        return v if isinstance(v, float) else None
+    return None
+
+
+def scale_section(results: dict[str, Any], steps: list[int], targets: list[str]) -> Section:
+    notes: list[str] = []
+    noop = _get(results, "raw", "noop_api", "submit_ms") or {}
+    rows: list[Row] = []
+    for step in steps:
+        by_target: dict[str, dict[str, Any] | None] = {}
+        for t in targets:
+            entries = _get(results, "scale", t) or []
+            by_target[t] = next((e for e in entries if e["step"] == step), None)
+        k = f"{step // 1000}k" if step < 1_000_000 else f"{step // 1_000_000}M"
+
+        def cell(t: str, value: Any, entry: dict[str, Any] | None, k: str = k) -> Cell:
+            if entry is None:
+                if _get(results, "scale", t) is not None:
+                    return Cell(None, "not reached")
+                return _absent(results, t, "scale", notes)
+            note = ""
+            if not entry["reached"]:
+                note = f"(at {entry['stored']:,})"
+                _footnote(notes, f"{t} {k}: {entry.get('reason')}; measured where it stopped")
+            return Cell(value if isinstance(value, int | float) else None, note)
+
+        rows.append(
+            Row(
+                f"{k}: seeding rate, 8 processes (jobs/s)",
+                HIGHER,
+                {t: cell(t, _get(by_target[t], "seed_jobs_per_s"), by_target[t]) for t in targets},
+            )
+        )
+        for op, label in (
+            ("DescribeJobs", "DescribeJobs of 100 ids"),
+            ("ListJobs", "ListJobs one page"),
+            ("SubmitJob", "SubmitJob"),
+        ):
+            for q in ("p50", "p99"):
+                cells = {}
+                for t in targets:
+                    e = by_target[t]
+                    m = _get(e, op)
+                    if m and m.get("errors"):
+                        _footnote(notes, f"{t} {k} {op}: {m['errors']} errors, e.g. {m.get('first_error')}")
+                    if op == "ListJobs" and m and m.get("page_size", 0) > 100:
+                        _footnote(
+                            notes,
+                            f"{t} {k}: ListJobs ignores maxResults and returned {m['page_size']:,} jobs",
+                        )
+                    cells[t] = cell(t, _get(m, q), e)
+                rows.append(Row(f"{k}: {label} {q} (ms)", LOWER, cells, {"batchd": noop.get(q)}))
+        for metric, label, better in (
+            ("seed_cpu_s_per_1000", "server CPU s per 1,000 seeded jobs", LOWER),
+            ("rss_mib", "server RSS (MiB)", LOWER),
+            ("peak_rss_mib", "server peak RSS (MiB)", LOWER),
+        ):
+            rows.append(
+                Row(
+                    f"{k}: {label}",
+                    better,
+                    {t: cell(t, _get(by_target[t], metric), by_target[t]) for t in targets},
+                )
+            )
+        for t in targets:
+            st = _get(by_target[t], "list_status")
+            if st:
+                _footnote(notes, f"{t}: ListJobs asks for jobStatus={st}, the status the seeded jobs are in")
+    intro = (
+        "Jobs seeded through SubmitJob by 8 client processes on a DISABLED environment (with a time "
+        "limit per step), then DescribeJobs of 100 random stored ids, ListJobs with maxResults 100, "
+        "and SubmitJob are timed from one client. Seeded once per target (not repeated); p50/p99 over "
+        "the samples."
+    )
+    return Section("Scale", intro, targets, rows, "boto3 floor", notes)
+
+
+def raw_section(results: dict[str, Any]) -> list[str]:
+    r = results.get("raw") or {}
+    lines = ["## Raw reference costs", ""]
+    fe = _get(r, "fork_exec", "single_ms")
+    if fe:
+        lines.append(
+            f"- fork/exec of /bin/true: p50 {_fmt(fe['p50'])} ms, p99 {_fmt(fe['p99'])} ms (n={fe['n']})"
+        )
+    for n, p in sorted((_get(r, "fork_exec", "parallel") or {}).items(), key=lambda kv: int(kv[0])):
+        lines.append(
+            f"- {n} × /bin/true at parallelism {p['parallelism']}: {_fmt(p['wall_s'])} s, "
+            f"{_fmt(p['jobs_per_s'])} jobs/s, CPU {_fmt(p['cpu_s_per_1000'])} s per 1,000"
+        )
+    dr = _get(r, "docker_run")
+    if dr:
+        s = dr["single_ms"]
+        p = dr["parallel"]
+        lines.append(
+            f"- `docker run --rm busybox:latest true`: p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms"
+        )
+        lines.append(
+            f"- {p['n']} × docker run at parallelism {p['parallelism']}: {_fmt(p['wall_s'])} s, "
+            f"{_fmt(p['jobs_per_s'])} jobs/s "
+            f"(batchd-docker's 90% target: ≥ {_fmt(0.9 * p['jobs_per_s'])} jobs/s)"
+        )
+    else:
+        why = _skip_note(results, "raw", "docker run") or "not measured"
+        lines.append(f"- docker run: skipped ({why})")
+    na = _get(r, "noop_api")
+    if na:
+        s = na["submit_ms"]
+        tp = ", ".join(f"{k} proc {_fmt(v)} jobs/s" for k, v in sorted(na["throughput"].items()) if v)
+        lines.append(
+            f"- boto3 SubmitJob to a no-op HTTP server: p50 {_fmt(s['p50'])} ms, "
+            f"p99 {_fmt(s['p99'])} ms; {tp}"
+        )
+    return [*lines, ""]
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def render_section(sec: Section) -> list[str]:
+    ratio_cols = [(b, p) for b in sec.batchd for p in sec.peers]
+    has_raw = any(r.raw for r in sec.rows) and sec.raw_label
+    head = ["figure", "better", *sec.targets, *[f"{b} ÷ {p}" for b, p in ratio_cols]]
+    if has_raw:
+        head += [f"{b} ÷ {sec.raw_label}" for b in sec.batchd]
+    lines = [f"## {sec.title}", "", sec.intro, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in sec.rows:
+        cells = []
+        for t in sec.targets:
+            c = row.cells.get(t, Cell(None, "—"))
+            text = _fmt(c.value) if c.value is not None else ""
+            cells.append((text + " " + c.note).strip() or "—")
+        ratios = [
+            _ratio(row.cells.get(b, Cell(None)).value, row.cells.get(p, Cell(None)).value)
+            for b, p in ratio_cols
+        ]
+        if has_raw:
+            ratios += [_ratio(row.cells.get(b, Cell(None)).value, row.raw.get(b)) for b in sec.batchd]
+        arrow = "↓" if row.better == LOWER else "↑"
+        lines.append("| " + " | ".join([row.label, arrow, *cells, *ratios]) + " |")
+    if sec.footnotes:
+        lines += ["", "Notes:", *[f"- {n}" for n in sec.footnotes]]
+    return [*lines, ""]
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    st = meta.get("settings", {})
+    fams = list(st.get("families", []))
+    wl = set(st.get("workloads", []))
+    host = meta.get("host", {})
+    versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
+    out = [
+        f"# batchd benchmark — {meta.get('started', '')}",
+        "",
+        f"Machine: {host.get('cpus')} CPUs ({host.get('cpu_model')}), {host.get('mem_gib')} GiB, "
+        f"Linux {host.get('kernel')}, Python {host.get('python')}. Versions: {versions or '—'}. "
+        f"Docker: {'available' if meta.get('docker', {}).get('available') else 'unavailable'} "
+        f"({meta.get('docker', {}).get('reason', '')}). Runs: {st.get('repeat')} (medians shown)"
+        f"{', quick' if st.get('quick') else ''}{', full' if st.get('full') else ''}. "
+        f"Took {meta.get('duration_s', 0) / 60:.1f} min.",
+        "",
+        "Ratios are batchd ÷ other: below 1× is better for batchd where the arrow is ↓ (time, CPU, memory), "
+        "above 1× where it is ↑ (jobs/s).",
+        "",
+    ]
+    api_targets = [f for f in ("batchd", "moto", "localbatch") if f in fams]
+    if "raw" in wl:
+        out += raw_section(results)
+    if "api" in wl:
+        out += render_section(api_section(results, api_targets))
+    if "throughput" in wl:
+        out += render_section(throughput_section(results, api_targets))
+    if "e2e" in wl:
+        out += render_section(e2e_section(results, list(st.get("e2e_sizes", [])), fams))
+    if "scale" in wl:
+        out += render_section(scale_section(results, list(st.get("scale_steps", [])), api_targets))
+    if results["skipped"]:
+        out += ["## Skipped", ""]
+        out += [f"- {s['target']} / {s['workload']}: {s['reason']}" for s in results["skipped"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def _atomic_write(path: os.PathLike[str], text: str) -> None:
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write(results: dict[str, Any]) -> str:
+    finalize(results)
+    md = render(results)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    _atomic_write(
+        RESULTS_DIR / "latest.json", json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"
+    )
+    _atomic_write(RESULTS_DIR / "latest.md", md + "\n")
+    return md

@@ -1,0 +1,161 @@
+"""Starting a real `batchd serve` for tests, on a free loopback port, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+BATCHD = [sys.executable, "-m", "batchd.cli"]
+ENDED = ("SUCCEEDED", "FAILED")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One `batchd serve` process. `kill()` is `kill -9`; `start()` again reuses the same data dir."""
+
+    def __init__(
+        self, data_dir: Path, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.env = {**os.environ, **(env or {})}
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_file = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> Server:
+        args = [
+            *BATCHD,
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"batchd exited with {self.process.returncode}:\n{self.log_file.read_text()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"batchd did not become ready:\n{self.log_file.read_text()}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, access_key: str = "test", secret: str = "test", **config: Any) -> Any:
+        return boto3.client(
+            "batch",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+            config=Config(retries={"max_attempts": 1}, **config),
+        )
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05, what: str = ""
+) -> Any:
+    """Polls until `predicate()` is truthy; returns its value. No fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def describe(client: Any, job_id: str) -> dict[str, Any]:
+    jobs = client.describe_jobs(jobs=[job_id])["jobs"]
+    assert jobs, f"job {job_id} not found"
+    return dict(jobs[0])
+
+
+def wait_status(
+    client: Any, job_id: str, statuses: Iterable[str] = ENDED, timeout: float = 30
+) -> dict[str, Any]:
+    wanted = set(statuses)
+    return dict(
+        wait_for(
+            lambda: (lambda j: j if j["status"] in wanted else None)(describe(client, job_id)),
+            timeout=timeout,
+            what=f"job {job_id} to reach {sorted(wanted)}",
+        )
+    )
+
+
+def make_environment(
+    client: Any,
+    name: str = "ce",
+    max_vcpus: int = 4,
+    queue: str = "q",
+    priority: int = 1,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """A compute environment and a queue on it; returns the queue name."""
+    kwargs: dict[str, Any] = {}
+    if tags:
+        kwargs["tags"] = tags
+    client.create_compute_environment(
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus},
+        **kwargs,
+    )
+    client.create_job_queue(
+        jobQueueName=queue,
+        priority=priority,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}],
+    )
+    return queue
+
+
+def register(client: Any, name: str, command: list[str], **container: Any) -> str:
+    props = {"image": "busybox:latest", "vcpus": 1, "memory": 64, "command": command, **container}
+    return str(
+        client.register_job_definition(jobDefinitionName=name, type="container", containerProperties=props)[
+            "jobDefinitionArn"
+        ]
+    )
