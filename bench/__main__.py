@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +193,7 @@ class Bench:
                 for n in self.s.e2e_sizes:
                     if spec.name in given_up:
                         continue
-                    self.guarded(
-                        spec.name, f"e2e {n}", lambda spec=spec, n=n, run=run: self._e2e_one(spec, n, run)
-                    )
+                    self.guarded(spec.name, f"e2e {n}", partial(self._e2e_one, spec, n, run))
                     entry = self.results["e2e"].get(spec.name, {}).get(str(n), {"runs": []})
                     last = entry["runs"][-1] if entry["runs"] else None
                     if last is None or not last.get("finished"):

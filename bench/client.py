@@ -29,7 +29,7 @@ def make_client(endpoint: str, service: str = "batch") -> Client:
     session = boto3.session.Session(
         aws_access_key_id="bench", aws_secret_access_key="bench", region_name=REGION
     )
-    return session.client(service, endpoint_url=endpoint, config=Config(**_CONFIG))  # type: ignore[arg-type]
+    return session.client(service, endpoint_url=endpoint, config=Config(**_CONFIG))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from bench.client import (
@@ -96,22 +97,22 @@ def run_api(endpoint: str, net: Network, reps: int, run: int) -> dict[str, dict[
         # Compute environment lifecycle on a standalone environment (no queue refers to it, so it can go).
         ce = f"api{run}-ce-{i}"
         if t.call("CreateComputeEnvironment", c.create_compute_environment, **ce_request(ce, net, "ENABLED")):
-            _untimed(lambda ce=ce: wait_settled(c, "ce", ce))
+            _untimed(partial(wait_settled, c, "ce", ce))
         t.call("DescribeComputeEnvironments", c.describe_compute_environments, computeEnvironments=[ce])
         # Delete needs DISABLED first, as on AWS; the update is that transition.
         t.call(
             "UpdateComputeEnvironment", c.update_compute_environment, computeEnvironment=ce, state="DISABLED"
         )
-        _untimed(lambda ce=ce: wait_settled(c, "ce", ce))
+        _untimed(partial(wait_settled, c, "ce", ce))
         t.call("DeleteComputeEnvironment", c.delete_compute_environment, computeEnvironment=ce)
 
         # Queue lifecycle against the shared (DISABLED) fixture environment.
         q = f"api{run}-q-{i}"
         if t.call("CreateJobQueue", c.create_job_queue, **queue_request(q, fx.ce)):
-            _untimed(lambda q=q: wait_settled(c, "queue", q))
+            _untimed(partial(wait_settled, c, "queue", q))
         t.call("DescribeJobQueues", c.describe_job_queues, jobQueues=[q])
         t.call("UpdateJobQueue", c.update_job_queue, jobQueue=q, state="DISABLED")
-        _untimed(lambda q=q: wait_settled(c, "queue", q))
+        _untimed(partial(wait_settled, c, "queue", q))
         t.call("DeleteJobQueue", c.delete_job_queue, jobQueue=q)
 
         jd = t.call(
@@ -145,11 +146,11 @@ def run_throughput(
     run: int,
     timeout_s: float,
     usage: Callable[[], Usage],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Any]:
     """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client."""
     c = make_client(endpoint)
     fx = setup_fixture(c, net, f"tp{run}", ce_state="DISABLED")
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for procs in procs_list:
         before = usage()
         res = submit_many(endpoint, fx.queue, fx.job_definition, procs, jobs, timeout_s, prefix=f"tp{procs}")

@@ -99,8 +99,8 @@ class BatchApp:
         except Exception:
             # Operations are single transactions: an unexpected failure rolled back, so a 500 is honest.
             log.exception("internal error in %s %s (request %s)", method, path, request_id)
-            error = ServerException(f"Internal error; nothing was changed. Request id {request_id}.")
-            await _respond(send, error.status, request_id, error_body(error), error.error_type)
+            internal = ServerException(f"Internal error; nothing was changed. Request id {request_id}.")
+            await _respond(send, internal.status, request_id, error_body(internal), internal.error_type)
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:

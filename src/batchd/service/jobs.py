@@ -291,7 +291,7 @@ def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
 
 def _summary(job: JobRecord) -> dict[str, Any]:
     doc = job.doc
-    summary = {
+    summary: dict[str, Any] = {
         k: doc[k]
         for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
                   "jobDefinition", "isCancelled", "isTerminated")

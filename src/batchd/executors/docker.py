@@ -1,0 +1,423 @@
+"""The Docker executor: each attempt is a container of the engine at DOCKER_HOST (or the given base_url).
+
+The Docker SDK blocks, so nothing here calls it on the event loop. Short calls (pull, create, inspect,
+kill, remove) run on a thread pool of our own: asyncio's default one is small and shared, and stopping
+hundreds of containers must not starve it. Each running container has one follower thread that streams
+its stdout and stderr (one connection, demultiplexed) into the attempt's log file. A followed log stream
+ends when the container stops, so the same thread also notices the exit: N running containers cost N
+threads and N connections, and waiting costs nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import requests
+import urllib3
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import CancellableStream, Mount, Ulimit
+
+from batchd.executors.base import OOM_REASON, AttemptEnd, Handle, LaunchFailed, LaunchSpec
+from batchd.executors.logs import LogWriter
+
+log = logging.getLogger("batchd.executor.docker")
+T = TypeVar("T")
+
+LABEL_JOB, LABEL_ATTEMPT, LABEL_MANAGED = "batchd.job-id", "batchd.attempt", "batchd.managed"
+POOL_SIZE = 512  # kept connections: a follower holds one per running container, short calls share the rest
+CALL_THREADS = 32  # concurrent short calls; the engine serialises much of create/start anyway
+PROBLEM_TTL_S = 5.0
+GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
+MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
+# What a connection to the engine can fail with, beyond the SDK's own errors.
+TRANSIENT = (DockerException, requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+Counter = collections.Counter[tuple[str, str]]
+
+
+def _detail(exc: Exception) -> str:
+    return (exc.explanation if isinstance(exc, APIError) else None) or str(exc)
+
+
+def _gone(handle: Handle) -> AttemptEnd:
+    return AttemptEnd(None, f"CannotInspectContainerError: container {handle.get('name')} no longer exists")
+
+
+def _millis(stamp: bytes) -> int:
+    """Docker's RFC 3339 nanosecond timestamp → epoch milliseconds (fromisoformat keeps microseconds)."""
+    moment = datetime.fromisoformat(stamp.decode())
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // (datetime.resolution * 1000)
+
+
+def _last_written(path: Path) -> tuple[int | None, Counter]:
+    """The newest timestamp in a log file and the lines written at it, to skip them when following again."""
+    if not path.exists():
+        return None, collections.Counter()
+    with path.open("rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        start = max(0, size - (1 << 20))
+        file.seek(start)
+        data = file.read()
+        if data and not data.endswith(b"\n"):
+            # A crash mid-write left half a line: appending after it would corrupt the next one.
+            file.truncate(start + data.rfind(b"\n") + 1)
+    events = []
+    for line in data.splitlines()[1 if start else 0 :]:
+        with contextlib.suppress(ValueError):
+            events.append(json.loads(line))
+    if not events:
+        return None, collections.Counter()
+    last = max(int(e["timestamp"]) for e in events)
+    return last, collections.Counter((e["stream"], e["message"]) for e in events if e["timestamp"] == last)
+
+
+def _frames(response: requests.Response) -> Iterator[tuple[int, bytes]]:
+    """The engine's multiplexed stream: 8-byte headers (stream id, length), each followed by one entry."""
+    while True:
+        header = response.raw.read(8)
+        if len(header) < 8:
+            return
+        stream_id, length = struct.unpack(">BxxxL", header)
+        data = response.raw.read(length)
+        if len(data) < length:
+            return
+        yield stream_id, data
+
+
+class _Follower(threading.Thread):
+    """Copies a container's output into its log file until the container stops, then reports its State
+    (None when the container is gone)."""
+
+    def __init__(self, api: docker.APIClient, container_id: str, log_path: Path) -> None:
+        super().__init__(name=f"batchd-docker-{container_id[:12]}", daemon=True)
+        self.api, self.container_id, self.log_path = api, container_id, log_path
+        self.done: concurrent.futures.Future[dict[str, Any] | None] = concurrent.futures.Future()
+        # Running futures cannot be cancelled: a cancelled `wait` must not cancel it for the other waiters.
+        self.done.set_running_or_notify_cancel()
+        self._closed = threading.Event()
+        self._stream: CancellableStream[tuple[int, bytes]] | None = None
+        self._last_ms: int | None = None
+        self._at_last: Counter = collections.Counter()
+
+    def close(self) -> None:
+        self._closed.set()
+        stream = self._stream
+        if stream is not None:  # unblocks the read in `_follow`
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    def run(self) -> None:
+        self._last_ms, self._at_last = _last_written(self.log_path)
+        writer = LogWriter(self.log_path)
+        failing_since: float | None = None
+        try:
+            while not self._closed.is_set():
+                try:
+                    self._follow(writer)
+                    if self._closed.is_set():
+                        break
+                    state: dict[str, Any] = self.api.inspect_container(self.container_id)["State"]
+                except NotFound:
+                    self.done.set_result(None)
+                    return
+                except TRANSIENT as exc:  # the engine restarts or is overloaded: try again, not forever
+                    failing_since = failing_since or time.monotonic()
+                    if time.monotonic() - failing_since > GIVE_UP_S:
+                        raise
+                    log.warning("following container %s: %s", self.container_id[:12], exc)
+                    self._closed.wait(1.0)
+                    continue
+                failing_since = None
+                if not state.get("Running"):
+                    self.done.set_result(state)
+                    return
+                self._closed.wait(0.2)  # its stream ended though it runs (engine hiccup): follow again
+            self.done.set_exception(RuntimeError("Docker executor closed"))
+        except BaseException as exc:
+            self.done.set_exception(exc)
+        finally:
+            writer.close()
+
+    def _follow(self, writer: LogWriter) -> None:
+        """Appends the container's lines newer than those already written, until its log stream ends."""
+        params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
+        if self._last_ms is not None:  # `since` includes entries at that very time: `skip` drops repeats
+            params["since"] = f"{self._last_ms // 1000}.{self._last_ms % 1000:03d}"
+        skip = collections.Counter(self._at_last)
+        url = f"{self.api.base_url}/v{self.api.api_version}/containers/{self.container_id}/logs"
+        # The SDK's logs() drops the stream id of each entry, hence the request by hand. No read timeout:
+        # a quiet container sends nothing for hours.
+        response = self.api.get(url, params=params, stream=True, timeout=None)
+        if response.status_code == 404:
+            raise NotFound(response.text, response)
+        response.raise_for_status()
+        self._stream = CancellableStream(_frames(response), response)
+        pending: dict[int, tuple[int, bytes]] = {}  # stream id → (timestamp, start) of a line split by Docker
+        try:
+            if self._closed.is_set():
+                return
+            for stream_id, entry in self._stream:
+                stamp, _, text = entry.partition(b" ")
+                millis = _millis(stamp)
+                if stream_id in pending:  # lines over 16 KiB come in several entries, the last ends in \n
+                    millis, start = pending.pop(stream_id)
+                    text = start + text
+                if not text.endswith(b"\n"):
+                    pending[stream_id] = (millis, text)
+                    continue
+                self._write(writer, stream_id, millis, text, skip)
+            for stream_id, (millis, text) in pending.items():  # output that did not end with a newline
+                self._write(writer, stream_id, millis, text, skip)
+        finally:
+            self._stream = None
+            response.close()
+
+    def _write(self, writer: LogWriter, stream_id: int, millis: int, text: bytes, skip: Counter) -> None:
+        stream = "stderr" if stream_id == 2 else "stdout"
+        message = text.decode("utf-8", "replace").rstrip("\n")
+        key = (stream, message)
+        if self._last_ms is not None and millis <= self._last_ms and skip[key] > 0:
+            skip[key] -= 1
+            return
+        writer.write(stream, message, millis)
+        if self._last_ms is None or millis > self._last_ms:
+            self._last_ms, self._at_last = millis, collections.Counter()
+        if millis == self._last_ms:
+            self._at_last[key] += 1
+
+
+class DockerExecutor:
+    name = "docker"
+
+    def __init__(self, base_url: str | None = None) -> None:
+        # Nothing connects here: the server creates every executor, used or not.
+        self._base_url = base_url
+        self._api: docker.APIClient | None = None
+        self._api_lock = threading.Lock()
+        self._calls = concurrent.futures.ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="batchd-docker")
+        self._followers: dict[str, _Follower] = {}  # by container id; touched on the event loop only
+        self._starting: set[str] = set()  # names of containers being created, not orphans
+        self._problem: tuple[float, str | None] | None = None
+
+    @property
+    def where(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+    def _client(self) -> docker.APIClient:
+        with self._api_lock:
+            if self._api is None:  # asks the engine its API version: may block, may raise
+                if self._base_url is None:  # docker.from_env() semantics: DOCKER_HOST, DOCKER_TLS_VERIFY…
+                    self._api = docker.APIClient(max_pool_size=POOL_SIZE, **docker.utils.kwargs_from_env())
+                else:
+                    self._api = docker.APIClient(base_url=self._base_url, max_pool_size=POOL_SIZE)
+            return self._api
+
+    async def _call(self, fn: Callable[[docker.APIClient], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._calls, lambda: fn(self._client()))
+
+    def problem(self) -> str | None:
+        now = time.monotonic()
+        if self._problem is None or now - self._problem[0] > PROBLEM_TTL_S:
+            try:
+                self._client().ping()
+                self._problem = (now, None)
+            except Exception as exc:  # whatever the cause (no socket, refused, bad DOCKER_HOST), it's the reason
+                self._problem = (now, f"Docker engine not reachable at {self.where}: {exc}")
+        return self._problem[1]
+
+    async def start(self, spec: LaunchSpec) -> Handle:
+        name = f"batchd-{spec.job_id}-{spec.attempt}"
+        self._starting.add(name)
+        try:
+            await self._call(lambda api: _ensure_image(api, spec.image))
+            container_id = await self._call(lambda api: _create(api, spec, name))
+            await self._follower(container_id, spec.log_path)
+        except TRANSIENT as exc:  # the engine itself failed (unreachable, timed out)
+            raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
+        finally:
+            self._starting.discard(name)
+        return {"container_id": container_id, "name": name}
+
+    async def _follower(self, container_id: str, log_path: Path) -> _Follower:
+        api = await self._call(lambda api: api)
+        follower = self._followers.get(container_id)
+        if follower is None:
+            follower = self._followers[container_id] = _Follower(api, container_id, log_path)
+            follower.start()
+        return follower
+
+    async def wait(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd:
+        container_id = handle["container_id"]
+        follower = await self._follower(container_id, spec.log_path)  # a new one after `recover`
+        try:
+            state = await asyncio.wrap_future(follower.done)
+        except TRANSIENT as exc:
+            self._followers.pop(container_id, None)
+            return AttemptEnd(None, f"CannotInspectContainerError: {_detail(exc)}"[:255])
+        self._followers.pop(container_id, None)
+        if state is None:
+            return _gone(handle)
+        # Removed only now that its logs are copied and its end known: OOMKilled dies with the container.
+        await self._remove(container_id)
+        return AttemptEnd(state.get("ExitCode"), OOM_REASON if state.get("OOMKilled") else None)
+
+    async def stop(self, handle: Handle, grace_seconds: float) -> None:
+        container_id = handle["container_id"]
+        if grace_seconds > 0 and await self._kill(container_id, "SIGTERM"):
+            # Docker's own stop would block a pool thread for the whole grace period; watch the end instead.
+            follower = self._followers.get(container_id)
+            deadline = time.monotonic() + grace_seconds
+            while time.monotonic() < deadline:
+                if follower is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.wrap_future(follower.done), grace_seconds)
+                        return
+                    break
+                if not await self._running(container_id):
+                    return
+                await asyncio.sleep(0.25)
+        await self._kill(container_id, "SIGKILL")
+
+    async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
+        if not await self._running(handle["container_id"]):
+            # Exited while we were down (or gone): `wait` copies the logs not yet written and removes it.
+            return await self.wait(spec, handle)
+        return None
+
+    async def orphans(self, known: set[str]) -> list[str]:
+        """Ids of batchd's containers that belong to no known attempt (`known`: container ids or names),
+        e.g. started right before a crash. Remove them with `remove_orphans`."""
+        listed = await self._call(lambda api: api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"}))
+        ours = known | set(self._followers) | self._starting
+        return [
+            c["Id"] for c in listed if c["Id"] not in ours and not {n.lstrip("/") for n in c["Names"]} & ours
+        ]
+
+    async def remove_orphans(self, container_ids: Collection[str]) -> None:
+        await asyncio.gather(*(self._remove(container_id) for container_id in container_ids))
+
+    async def close(self) -> None:
+        followers = list(self._followers.values())
+        self._followers.clear()
+        for follower in followers:
+            follower.close()
+        await asyncio.to_thread(lambda: [follower.join(5) for follower in followers])
+        self._calls.shutdown(wait=False, cancel_futures=True)
+        with self._api_lock:
+            if self._api is not None:
+                self._api.close()
+                self._api = None
+
+    async def _running(self, container_id: str) -> bool:
+        try:
+            return bool(await self._call(lambda api: api.inspect_container(container_id)["State"]["Running"]))
+        except NotFound:
+            return False
+
+    async def _kill(self, container_id: str, signal: str) -> bool:
+        """False when there was nothing to signal: the container is gone or no longer runs."""
+        try:
+            await self._call(lambda api: api.kill(container_id, signal))
+        except APIError as exc:
+            if exc.status_code in (404, 409):
+                return False
+            raise
+        return True
+
+    async def _remove(self, container_id: str) -> None:
+        try:
+            await self._call(lambda api: api.remove_container(container_id, v=True, force=True))
+        except NotFound:
+            pass
+        except TRANSIENT as exc:  # a leftover container is no reason to fail the attempt
+            log.warning("cannot remove container %s: %s", container_id[:12], _detail(exc))
+
+
+def _ensure_image(api: docker.APIClient, image: str) -> None:
+    try:
+        api.inspect_image(image)
+        return
+    except ImageNotFound:
+        pass
+    repository, tag = docker.utils.parse_repository_tag(image)
+    try:
+        # Without a tag the engine would pull every tag of the repository.
+        for event in api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            if "error" in event:  # a pull can fail after its response started: only the stream says so
+                raise LaunchFailed(f"CannotPullContainerError: {event['error']}")
+    except TRANSIENT as exc:
+        raise LaunchFailed(f"CannotPullContainerError: {_detail(exc)}") from exc
+
+
+def _create(api: docker.APIClient, spec: LaunchSpec, name: str) -> str:
+    """Creates and starts the attempt's container; raises LaunchFailed, leaving no container behind."""
+    volumes = {v.get("name"): v for v in spec.volumes}
+    binds: list[str] = []
+    mounts: list[Mount] = []
+    for point in spec.mount_points:
+        volume = volumes.get(point.get("sourceVolume"))
+        if volume is None:
+            raise LaunchFailed(f"CannotStartContainerError: no volume named {point.get('sourceVolume')}")
+        mode = "ro" if point.get("readOnly") else "rw"
+        source = (volume.get("host") or {}).get("sourcePath")
+        if source:  # a bind, which the engine creates when missing, like ECS does
+            binds.append(f"{source}:{point['containerPath']}:{mode}")
+        else:  # no host path: an anonymous volume, removed with the container
+            mounts.append(Mount(point["containerPath"], None, read_only=mode == "ro"))
+    memory = f"{max(spec.memory_mib, MIN_MEMORY_MIB)}m"
+    host_config = api.create_host_config(
+        binds=binds,
+        mounts=mounts,
+        mem_limit=memory,
+        memswap_limit=memory,  # equal: no swap
+        cpu_shares=max(2, int(spec.vcpus * 1024)),
+        read_only=spec.readonly_root,
+        privileged=spec.privileged,
+        ulimits=[Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"]) for u in spec.ulimits],
+        network_mode="none",
+    )
+    labels = {LABEL_JOB: spec.job_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_MANAGED: "true"}
+
+    def create() -> str:
+        created = api.create_container(
+            spec.image,
+            command=spec.command or None,
+            environment=spec.environment,
+            user=spec.user,
+            labels=labels,
+            name=name,
+            host_config=host_config,
+        )
+        return str(created["Id"])
+
+    try:
+        try:
+            container_id = create()
+        except APIError as exc:
+            if exc.status_code != 409:
+                raise
+            # This very attempt's container, left by a start that crashed before its handle was stored.
+            api.remove_container(name, v=True, force=True)
+            container_id = create()
+    except TRANSIENT as exc:
+        raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
+    try:
+        api.start(container_id)
+    except TRANSIENT as exc:
+        with contextlib.suppress(*TRANSIENT):
+            api.remove_container(container_id, v=True, force=True)
+        raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
+    return container_id
