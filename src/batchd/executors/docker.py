@@ -21,9 +21,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import docker
 import requests
@@ -45,7 +45,7 @@ GIVE_UP_S = 600.0  # the engine unreachable this long while following a containe
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
 # What a connection to the engine can fail with, beyond the SDK's own errors.
 TRANSIENT = (DockerException, requests.RequestException, urllib3.exceptions.HTTPError, OSError)
-Counter = collections.Counter[tuple[str, str]]
+Seen: TypeAlias = collections.Counter[tuple[str, str]]  # (stream, message) → how many
 
 
 def _detail(exc: Exception) -> str:
@@ -59,10 +59,10 @@ def _gone(handle: Handle) -> AttemptEnd:
 def _millis(stamp: bytes) -> int:
     """Docker's RFC 3339 nanosecond timestamp → epoch milliseconds (fromisoformat keeps microseconds)."""
     moment = datetime.fromisoformat(stamp.decode())
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // (datetime.resolution * 1000)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
-def _last_written(path: Path) -> tuple[int | None, Counter]:
+def _last_written(path: Path) -> tuple[int | None, Seen]:
     """The newest timestamp in a log file and the lines written at it, to skip them when following again."""
     if not path.exists():
         return None, collections.Counter()
@@ -126,7 +126,7 @@ class _Follower(threading.Thread):
         try:
             while not self._closed.is_set():
                 try:
-                    self._follow(writer)
+                    unterminated = self._follow(writer)
                     if self._closed.is_set():
                         break
                     state: dict[str, Any] = self.api.inspect_container(self.container_id)["State"]
@@ -142,6 +142,10 @@ class _Follower(threading.Thread):
                     continue
                 failing_since = None
                 if not state.get("Running"):
+                    # Its last output had no newline. Written only now: after a reconnection the engine
+                    # sends the whole line again.
+                    for stream_id, (millis, text) in unterminated.items():
+                        self._write(writer, stream_id, millis, text, collections.Counter())
                     self.done.set_result(state)
                     return
                 self._closed.wait(0.2)  # its stream ended though it runs (engine hiccup): follow again
@@ -151,9 +155,10 @@ class _Follower(threading.Thread):
         finally:
             writer.close()
 
-    def _follow(self, writer: LogWriter) -> None:
-        """Appends the container's lines newer than those already written, until its log stream ends."""
-        params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
+    def _follow(self, writer: LogWriter) -> dict[int, tuple[int, bytes]]:
+        """Appends the container's lines newer than those already written, until its log stream ends.
+        Returns what came after the last newline of each stream."""
+        params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
         if self._last_ms is not None:  # `since` includes entries at that very time: `skip` drops repeats
             params["since"] = f"{self._last_ms // 1000}.{self._last_ms % 1000:03d}"
         skip = collections.Counter(self._at_last)
@@ -168,7 +173,7 @@ class _Follower(threading.Thread):
         pending: dict[int, tuple[int, bytes]] = {}  # stream id → (timestamp, start) of a line split by Docker
         try:
             if self._closed.is_set():
-                return
+                return {}
             for stream_id, entry in self._stream:
                 stamp, _, text = entry.partition(b" ")
                 millis = _millis(stamp)
@@ -179,8 +184,7 @@ class _Follower(threading.Thread):
                     pending[stream_id] = (millis, text)
                     continue
                 self._write(writer, stream_id, millis, text, skip)
-            for stream_id, (millis, text) in pending.items():  # output that did not end with a newline
-                self._write(writer, stream_id, millis, text, skip)
+            return pending
         finally:
             self._stream = None
             response.close()
@@ -234,7 +238,9 @@ class DockerExecutor:
             try:
                 self._client().ping()
                 self._problem = (now, None)
-            except Exception as exc:  # whatever the cause (no socket, refused, bad DOCKER_HOST), it's the reason
+            except (
+                Exception
+            ) as exc:  # whatever the cause (no socket, refused, bad DOCKER_HOST), it's the reason
                 self._problem = (now, f"Docker engine not reachable at {self.where}: {exc}")
         return self._problem[1]
 
@@ -276,20 +282,26 @@ class DockerExecutor:
 
     async def stop(self, handle: Handle, grace_seconds: float) -> None:
         container_id = handle["container_id"]
+        # Docker's own stop would hold a pool thread for the whole grace period: we watch for the end instead.
         if grace_seconds > 0 and await self._kill(container_id, "SIGTERM"):
-            # Docker's own stop would block a pool thread for the whole grace period; watch the end instead.
-            follower = self._followers.get(container_id)
-            deadline = time.monotonic() + grace_seconds
-            while time.monotonic() < deadline:
-                if follower is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(asyncio.wrap_future(follower.done), grace_seconds)
-                        return
-                    break
-                if not await self._running(container_id):
-                    return
-                await asyncio.sleep(0.25)
+            if await self._ends_within(container_id, grace_seconds):
+                return
         await self._kill(container_id, "SIGKILL")
+
+    async def _ends_within(self, container_id: str, seconds: float) -> bool:
+        follower = self._followers.get(container_id)
+        if follower is not None:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(follower.done), seconds)
+                return True
+            except Exception:  # still running (TimeoutError), or unobservable: force it
+                return False
+        deadline = time.monotonic() + seconds  # not followed yet (between `recover` and `wait`): poll
+        while time.monotonic() < deadline:
+            if not await self._running(container_id):
+                return True
+            await asyncio.sleep(0.25)
+        return False
 
     async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
         if not await self._running(handle["container_id"]):
@@ -300,7 +312,9 @@ class DockerExecutor:
     async def orphans(self, known: set[str]) -> list[str]:
         """Ids of batchd's containers that belong to no known attempt (`known`: container ids or names),
         e.g. started right before a crash. Remove them with `remove_orphans`."""
-        listed = await self._call(lambda api: api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"}))
+        listed = await self._call(
+            lambda api: api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+        )
         ours = known | set(self._followers) | self._starting
         return [
             c["Id"] for c in listed if c["Id"] not in ours and not {n.lstrip("/") for n in c["Names"]} & ours
