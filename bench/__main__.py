@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None) -> Settings:
         help="comma list of raw,api,throughput,e2e,scale",
     )
     p.add_argument("--skip-docker", action="store_true", help="do not look for or use a Docker engine")
-    p.add_argument("--repeat", type=int, help="runs of each repeated workload (default 3, --quick 1)")
+    p.add_argument("--repeat", type=int, help="runs of api, throughput (default 3, --quick 1)")
+    p.add_argument("--e2e-repeat", type=int, help="runs of each end-to-end batch (default 1)")
     p.add_argument("--step-timeout", type=float, help="seconds allowed to seed one scale step")
     p.add_argument("--e2e-timeout", type=float, help="seconds allowed for one end-to-end batch")
     p.add_argument("--batchd-bin", type=Path, help="batchd executable (default .venv/bin/batchd)")
@@ -70,6 +71,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         workloads=a.workloads,
         skip_docker=a.skip_docker,
         repeat=a.repeat,
+        e2e_repeat=a.e2e_repeat,
         step_timeout_s=a.step_timeout,
         e2e_timeout_s=a.e2e_timeout,
         batchd_bin=a.batchd_bin,
@@ -188,7 +190,7 @@ class Bench:
                 else:
                     specs.append(spec)
         given_up: dict[str, str] = {}  # target -> why later batches are not attempted
-        for run in range(self.s.repeat):
+        for run in range(self.s.e2e_repeat):
             for spec in specs:
                 for n in self.s.e2e_sizes:
                     if spec.name in given_up:
@@ -207,7 +209,7 @@ class Bench:
     def _e2e_one(self, spec: TargetSpec, n: int, run: int) -> None:
         with Server(spec, self.s, self.docker) as srv:
             net = provision_network(srv.endpoint, spec.family)
-            log(f"e2e: {spec.name} N={n} run {run + 1}/{self.s.repeat}")
+            log(f"e2e: {spec.name} N={n} run {run + 1}/{self.s.e2e_repeat}")
             before = srv.usage()
             res = run_e2e(srv.endpoint, net, n, self.s.e2e_timeout_s, run)
             after = srv.usage()

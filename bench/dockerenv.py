@@ -29,6 +29,25 @@ class DockerInfo:
         return env
 
 
+def containers(docker: DockerInfo) -> set[str]:
+    """Ids of all containers (running or not) made from the benchmark image."""
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--no-trunc", "--filter", f"ancestor={IMAGE}"],
+        env=docker.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return set(out.stdout.split()) if out.returncode == 0 else set()
+
+
+def remove_containers(docker: DockerInfo, ids: set[str]) -> None:
+    if ids:
+        subprocess.run(
+            ["docker", "rm", "-f", *sorted(ids)], env=docker.env(), capture_output=True, timeout=300
+        )
+
+
 def _answers(host: str | None) -> tuple[bool, str]:
     env = dict(os.environ)
     if host:

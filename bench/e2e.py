@@ -119,6 +119,13 @@ def run_e2e(endpoint: str, net: Network, n: int, timeout_s: float, run: int) -> 
         )
     elif not all_ok:
         failed = [j for j in finished.values() if j.get("status") == "FAILED"]
-        why = failed[0].get("statusReason", "") if failed else (submit_errors[0] if submit_errors else "")
+        why = ""
+        if failed:
+            container = failed[0].get("container") or {}
+            why = failed[0].get("statusReason") or container.get("reason") or "no statusReason given"
+            if container.get("exitCode") is not None:
+                why += f" (exit code {container['exitCode']})"
+        elif submit_errors:
+            why = submit_errors[0]
         result["reason"] = f"{len(succeeded)}/{n} SUCCEEDED, {len(failed)} FAILED: {why}"[:300]
     return result

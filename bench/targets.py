@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import procstat
+from bench import dockerenv, procstat
 from bench.dockerenv import DockerInfo
 from bench.settings import PEERS_DIR, Settings
 
@@ -145,6 +145,8 @@ class Server:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-"))
         self.log_path = self.workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.containers_before: set[str] = set()
+        self.leftover_containers = 0
 
     @property
     def endpoint(self) -> str:
@@ -191,6 +193,8 @@ class Server:
 
     def start(self) -> Server:
         argv, health = self._command()
+        if self.spec.jobs_in_docker:
+            self.containers_before = dockerenv.containers(self.docker)
         log(f"starting {self.spec.name}: {' '.join(argv)}")
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(
@@ -243,6 +247,14 @@ class Server:
                 self.proc.wait(timeout=STOP_TIMEOUT_S)
             except ProcessLookupError:
                 pass
+        if self.spec.jobs_in_docker:
+            # Containers live in the engine, outside the server's process group: a server stopped mid-batch
+            # (time limit) leaves them running, and they would slow down the next target.
+            left = dockerenv.containers(self.docker) - self.containers_before
+            if left:
+                log(f"removing {len(left)} containers left behind by {self.spec.name}")
+                dockerenv.remove_containers(self.docker, left)
+            self.leftover_containers = len(left)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Server:

@@ -8,7 +8,7 @@ jobs behind it; a job too big for every environment of its queue is reported as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -51,22 +51,35 @@ class Plan:
     misfits: list[str]
 
 
+def rank(job: Candidate, queues: Mapping[str, QueueView]) -> tuple[int, int]:
+    """The order jobs are considered in: higher queue priority first, then submission order."""
+    queue = queues.get(job.queue_arn)
+    return (-(queue.priority if queue else 0), job.seq)
+
+
 def place(
-    candidates: Sequence[Candidate],
+    candidates: Iterable[Candidate],
     queues: Mapping[str, QueueView],
     environments: Mapping[str, EnvironmentView],
     free_memory_mib: int,
     host_memory_mib: int,
+    *,
+    ranked: bool = False,
+    smallest_vcpus: float = 0.0,
 ) -> Plan:
+    """`ranked=True` says the candidates already come in `rank` order (the scheduler keeps them so).
+
+    `smallest_vcpus` is the smallest job among the candidates: once no open environment has that much
+    free, nothing else can start and the rest of a long backlog is not looked at.
+    """
     free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
+    open_arns = [arn for arn, env in environments.items() if env.open]
     assignments: list[Assignment] = []
     misfits: list[str] = []
-
-    def rank(job: Candidate) -> tuple[int, int]:
-        queue = queues.get(job.queue_arn)
-        return (-(queue.priority if queue else 0), job.seq)
-
-    for job in sorted(candidates, key=rank):
+    ordered = candidates if ranked else sorted(candidates, key=lambda job: rank(job, queues))
+    for job in ordered:
+        if smallest_vcpus > 0 and all(free[arn] < smallest_vcpus for arn in open_arns):
+            break
         queue = queues.get(job.queue_arn)
         if queue is None:
             continue

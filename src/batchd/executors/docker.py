@@ -30,6 +30,7 @@ import requests
 import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import CancellableStream, Mount, Ulimit
+from docker.utils import kwargs_from_env, parse_repository_tag
 
 from batchd.executors.base import OOM_REASON, AttemptEnd, Handle, LaunchFailed, LaunchSpec
 from batchd.executors.logs import LogWriter
@@ -110,7 +111,7 @@ class _Follower(threading.Thread):
         self._closed = threading.Event()
         self._stream: CancellableStream[tuple[int, bytes]] | None = None
         self._last_ms: int | None = None
-        self._at_last: Counter = collections.Counter()
+        self._at_last: Seen = collections.Counter()
 
     def close(self) -> None:
         self._closed.set()
@@ -120,6 +121,12 @@ class _Follower(threading.Thread):
                 stream.close()
 
     def run(self) -> None:
+        try:
+            self.done.set_result(self._run())
+        except BaseException as exc:  # for the waiter to see
+            self.done.set_exception(exc)
+
+    def _run(self) -> dict[str, Any] | None:
         self._last_ms, self._at_last = _last_written(self.log_path)
         writer = LogWriter(self.log_path)
         failing_since: float | None = None
@@ -131,8 +138,7 @@ class _Follower(threading.Thread):
                         break
                     state: dict[str, Any] = self.api.inspect_container(self.container_id)["State"]
                 except NotFound:
-                    self.done.set_result(None)
-                    return
+                    return None
                 except TRANSIENT as exc:  # the engine restarts or is overloaded: try again, not forever
                     failing_since = failing_since or time.monotonic()
                     if time.monotonic() - failing_since > GIVE_UP_S:
@@ -146,12 +152,9 @@ class _Follower(threading.Thread):
                     # sends the whole line again.
                     for stream_id, (millis, text) in unterminated.items():
                         self._write(writer, stream_id, millis, text, collections.Counter())
-                    self.done.set_result(state)
-                    return
+                    return state
                 self._closed.wait(0.2)  # its stream ended though it runs (engine hiccup): follow again
-            self.done.set_exception(RuntimeError("Docker executor closed"))
-        except BaseException as exc:
-            self.done.set_exception(exc)
+            raise RuntimeError("Docker executor closed")
         finally:
             writer.close()
 
@@ -161,7 +164,7 @@ class _Follower(threading.Thread):
         params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
         if self._last_ms is not None:  # `since` includes entries at that very time: `skip` drops repeats
             params["since"] = f"{self._last_ms // 1000}.{self._last_ms % 1000:03d}"
-        skip = collections.Counter(self._at_last)
+        skip: Seen = collections.Counter(self._at_last)
         url = f"{self.api.base_url}/v{self.api.api_version}/containers/{self.container_id}/logs"
         # The SDK's logs() drops the stream id of each entry, hence the request by hand. No read timeout:
         # a quiet container sends nothing for hours.
@@ -189,7 +192,7 @@ class _Follower(threading.Thread):
             self._stream = None
             response.close()
 
-    def _write(self, writer: LogWriter, stream_id: int, millis: int, text: bytes, skip: Counter) -> None:
+    def _write(self, writer: LogWriter, stream_id: int, millis: int, text: bytes, skip: Seen) -> None:
         stream = "stderr" if stream_id == 2 else "stdout"
         message = text.decode("utf-8", "replace").rstrip("\n")
         key = (stream, message)
@@ -224,7 +227,7 @@ class DockerExecutor:
         with self._api_lock:
             if self._api is None:  # asks the engine its API version: may block, may raise
                 if self._base_url is None:  # docker.from_env() semantics: DOCKER_HOST, DOCKER_TLS_VERIFY…
-                    self._api = docker.APIClient(max_pool_size=POOL_SIZE, **docker.utils.kwargs_from_env())
+                    self._api = docker.APIClient(max_pool_size=POOL_SIZE, **kwargs_from_env())
                 else:
                     self._api = docker.APIClient(base_url=self._base_url, max_pool_size=POOL_SIZE)
             return self._api
@@ -238,9 +241,7 @@ class DockerExecutor:
             try:
                 self._client().ping()
                 self._problem = (now, None)
-            except (
-                Exception
-            ) as exc:  # whatever the cause (no socket, refused, bad DOCKER_HOST), it's the reason
+            except Exception as exc:  # any cause (no socket, refused, bad DOCKER_HOST) is the reason
                 self._problem = (now, f"Docker engine not reachable at {self.where}: {exc}")
         return self._problem[1]
 
@@ -283,9 +284,12 @@ class DockerExecutor:
     async def stop(self, handle: Handle, grace_seconds: float) -> None:
         container_id = handle["container_id"]
         # Docker's own stop would hold a pool thread for the whole grace period: we watch for the end instead.
-        if grace_seconds > 0 and await self._kill(container_id, "SIGTERM"):
-            if await self._ends_within(container_id, grace_seconds):
-                return
+        if (
+            grace_seconds > 0
+            and await self._kill(container_id, "SIGTERM")
+            and await self._ends_within(container_id, grace_seconds)
+        ):
+            return
         await self._kill(container_id, "SIGKILL")
 
     async def _ends_within(self, container_id: str, seconds: float) -> bool:
@@ -328,7 +332,12 @@ class DockerExecutor:
         self._followers.clear()
         for follower in followers:
             follower.close()
-        await asyncio.to_thread(lambda: [follower.join(5) for follower in followers])
+
+        def join() -> None:
+            for follower in followers:
+                follower.join(5)
+
+        await asyncio.to_thread(join)
         self._calls.shutdown(wait=False, cancel_futures=True)
         with self._api_lock:
             if self._api is not None:
@@ -361,13 +370,12 @@ class DockerExecutor:
 
 
 def _ensure_image(api: docker.APIClient, image: str) -> None:
+    """Pulls the image unless the engine has it."""
     try:
-        api.inspect_image(image)
-        return
-    except ImageNotFound:
-        pass
-    repository, tag = docker.utils.parse_repository_tag(image)
-    try:
+        with contextlib.suppress(ImageNotFound):
+            api.inspect_image(image)  # type: ignore[no-untyped-call]  # untyped in types-docker
+            return
+        repository, tag = parse_repository_tag(image)
         # Without a tag the engine would pull every tag of the repository.
         for event in api.pull(repository, tag=tag or "latest", stream=True, decode=True):
             if "error" in event:  # a pull can fail after its response started: only the stream says so

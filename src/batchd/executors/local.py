@@ -25,6 +25,9 @@ from batchd.executors.logs import LogWriter
 
 log = logging.getLogger("batchd.executor.local")
 
+# What a container image would usually set; a job's own environment wins.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
@@ -138,7 +141,7 @@ class LocalExecutor:
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.command,
-                env=spec.environment,
+                env={"PATH": DEFAULT_PATH, "HOME": str(spec.work_dir), **spec.environment},
                 cwd=spec.work_dir,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from batchd.config import Settings
@@ -22,6 +23,7 @@ from batchd.domain.placement import Candidate, EnvironmentView, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.scheduler.attempts import launch_spec, outcome
+from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
 from batchd.store.errors import Conflict
@@ -38,6 +40,17 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _candidate(job: JobRecord) -> Candidate:
+    container = job.doc["container"]
+    return Candidate(
+        job.job_id,
+        job.queue_arn,
+        job.seq,
+        float(container.get("vcpus") or 1),
+        int(container.get("memory") or 4),
+    )
+
+
 class Scheduler:
     def __init__(self, store: SqliteStore, executors: Executors, settings: Settings) -> None:
         self._store = store
@@ -50,14 +63,29 @@ class Scheduler:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_purge = 0.0
         self._pending_wake = True
+        self._backlog = Backlog()
+        # STARTING/RUNNING jobs → (compute environment, vCPUs, MiB): the capacity in use.
+        self._active: dict[str, tuple[str | None, float, int]] = {}
+        # Jobs that ended since the last pass, whose dependents must be decided.
+        self._ended: list[str] = []
+        self._stops: set[str] = set()
+        self._misfits: set[str] = set()
+        # PENDING jobs found at start, decided again on the first pass.
+        self._unresolved: list[JobRecord] = []
 
-    def wake(self) -> None:
+    def wake(self, ended: Iterable[str] = (), stop: Iterable[str] = ()) -> None:
+        self._ended.extend(ended)
+        self._stops.update(stop)
         self._pending_wake = True
         if self._event is not None:
             self._event.set()
 
     async def start(self) -> None:
         self._event = asyncio.Event()
+        queues = self._queue_views()
+        for job in self._store.jobs_in_status((JobStatus.RUNNABLE,)):
+            self._backlog.add_runnable(_candidate(job), queues)
+        self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
         await self._recover()
         self._task = asyncio.create_task(self._run(), name="batchd-scheduler")
 
@@ -86,67 +114,40 @@ class Scheduler:
             if not self._pending_wake:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._event.wait(), TICK_SECONDS)
+            else:
+                # Let request handlers in between passes even when wakes keep coming.
+                await asyncio.sleep(0)
 
     def run_pass(self) -> None:
-        self._resolve_dependencies()
-        active = self._store.jobs_in_status(ACTIVE)
-        self._request_stops(active)
-        self._place(active)
+        queues = self._queue_views()
+        envs, details = self._environment_views()
+        self._backlog.reprioritise(queues)
+        with self._store.transaction():
+            admitted = self._store.jobs_in_status((JobStatus.SUBMITTED,)) + self._unresolved
+            self._unresolved = []
+            for job in admitted:
+                self._admit(job, queues, envs)
+            self._resolve_ended(queues, envs)
+        self._handle_stops()
+        self._place(queues, envs, details)
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
             cutoff = _now() - int(self._settings.retention_days * 86_400_000)
             with self._store.transaction():
                 self._store.purge_finished(cutoff)
 
-    # --- SUBMITTED / PENDING → RUNNABLE or FAILED -------------------------------------------------------
-
-    def _resolve_dependencies(self) -> None:
-        waiting = self._store.jobs_in_status((JobStatus.SUBMITTED, JobStatus.PENDING))
-        if not waiting:
-            return
-        changed = False
-        with self._store.transaction():
-            for job in waiting:
-                deps = self._store.dependencies(job.job_id)
-                statuses = self._store.job_statuses(deps).values()
-                if any(s == JobStatus.FAILED for s in statuses):
-                    target, reason = JobStatus.FAILED, REASON_DEPENDENCY_FAILED
-                elif len(statuses) == len(deps) and all(s == JobStatus.SUCCEEDED for s in statuses):
-                    target, reason = JobStatus.RUNNABLE, None
-                elif job.status == JobStatus.SUBMITTED:
-                    target, reason = JobStatus.PENDING, None
-                else:
-                    continue
-                expected = job.status
-                job.status = target
-                job.doc["status"] = target.value
-                if reason:
-                    job.doc["statusReason"] = reason
-                if target == JobStatus.FAILED:
-                    job.doc["stoppedAt"] = _now()
-                    changed = True
-                self._store.update_job(job, expected)
-        if changed:
-            # A failure cascades: dependents of what just failed are decided on the next pass.
-            self.wake()
-
-    # --- RUNNABLE → STARTING ----------------------------------------------------------------------------
-
-    def _place(self, active: list[JobRecord]) -> None:
-        runnable = self._store.jobs_in_status((JobStatus.RUNNABLE,))
-        if not runnable:
-            return
-        queues: dict[str, QueueView] = {}
+    def _queue_views(self) -> dict[str, QueueView]:
+        views = {}
         for q in self._store.list_resources(JQ, None):
             order = tuple(e["computeEnvironment"] for e in q.get("computeEnvironmentOrder", []))
-            queues[q["jobQueueArn"]] = QueueView(q["jobQueueArn"], int(q.get("priority", 0)), order)
+            views[q["jobQueueArn"]] = QueueView(q["jobQueueArn"], int(q.get("priority", 0)), order)
+        return views
+
+    def _environment_views(self) -> tuple[dict[str, EnvironmentView], dict[str, dict[str, Any]]]:
         used: dict[str, float] = {}
-        used_memory = 0
-        for job in active:
-            container = job.doc["container"]
-            if job.ce_arn:
-                used[job.ce_arn] = used.get(job.ce_arn, 0.0) + float(container.get("vcpus") or 0)
-            used_memory += int(container.get("memory") or 0)
+        for ce_arn, vcpus, _ in self._active.values():
+            if ce_arn:
+                used[ce_arn] = used.get(ce_arn, 0.0) + vcpus
         envs: dict[str, EnvironmentView] = {}
         details: dict[str, dict[str, Any]] = {}
         for e in self._store.list_resources(CE, None):
@@ -154,28 +155,119 @@ class Scheduler:
             details[arn] = e
             is_open = e.get("state") == "ENABLED" and e.get("status") == "VALID"
             envs[arn] = EnvironmentView(arn, capacity_vcpus(e), used.get(arn, 0.0), is_open)
-        by_id = {job.job_id: job for job in runnable}
-        candidates = [
-            Candidate(
-                job.job_id,
-                job.queue_arn,
-                job.seq,
-                float(job.doc["container"].get("vcpus") or 1),
-                int(job.doc["container"].get("memory") or 4),
-            )
-            for job in runnable
-        ]
+        return envs, details
+
+    # --- SUBMITTED / PENDING → RUNNABLE or FAILED -------------------------------------------------------
+
+    def _write(self, job: JobRecord, expected: JobStatus) -> bool:
+        """Compare-and-set; False when the API changed the job first (a cancel), which then wins."""
+        try:
+            self._store.update_job(job, expected)
+        except Conflict:
+            return False
+        return True
+
+    def _admit(self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
+        deps = self._store.dependencies(job.job_id)
+        statuses = self._store.job_statuses(deps)
+        if any(s == JobStatus.FAILED for s in statuses.values()):
+            self._fail_dependent(job)
+            return
+        remaining = [d for d in deps if statuses.get(d) != JobStatus.SUCCEEDED]
+        if not remaining:
+            self._make_runnable(job, queues, envs)
+            return
+        if job.status == JobStatus.SUBMITTED:
+            job.status = JobStatus.PENDING
+            job.doc["status"] = JobStatus.PENDING.value
+            if not self._write(job, JobStatus.SUBMITTED):
+                return
+        self._backlog.wait(job.job_id, remaining)
+
+    def _fail_dependent(self, job: JobRecord) -> None:
+        expected = job.status
+        job.status = JobStatus.FAILED
+        job.doc.update(status="FAILED", statusReason=REASON_DEPENDENCY_FAILED, stoppedAt=_now())
+        if self._write(job, expected):
+            # A failure cascades: this job's own dependents are decided next.
+            self._ended.append(job.job_id)
+        self._backlog.forget(job.job_id)
+
+    def _make_runnable(
+        self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
+    ) -> None:
+        expected = job.status
+        job.status = JobStatus.RUNNABLE
+        job.doc["status"] = JobStatus.RUNNABLE.value
+        candidate = _candidate(job)
+        queue = queues.get(job.queue_arn)
+        attached = [envs[a] for a in (queue.environments if queue else ()) if a in envs]
         host = self._executors.host_memory_mib
-        plan = place(candidates, queues, envs, host - used_memory, host)
+        if candidate.memory_mib > host or not any(e.capacity_vcpus >= candidate.vcpus for e in attached):
+            job.doc["statusReason"] = REASON_TOO_BIG
+            self._misfits.add(job.job_id)
+        if self._write(job, expected):
+            self._backlog.add_runnable(candidate, queues)
+
+    def _resolve_ended(self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
+        while self._ended:
+            ended = self._ended.pop()
+            self._backlog.forget(ended)
+            waiting = self._backlog.waiters.pop(ended, set())
+            if not waiting:
+                continue
+            status = self._store.job_statuses([ended]).get(ended)
+            for job_id in waiting:
+                deps = self._backlog.pending.get(job_id)
+                job = None if deps is None else self._store.get_job(job_id)
+                if job is None or deps is None or job.status != JobStatus.PENDING:
+                    self._backlog.forget(job_id)
+                    continue
+                if status == JobStatus.FAILED:
+                    self._fail_dependent(job)
+                elif status == JobStatus.SUCCEEDED:
+                    deps.discard(ended)
+                    if not deps:
+                        self._backlog.forget(job_id)
+                        self._make_runnable(job, queues, envs)
+
+    # --- RUNNABLE → STARTING ----------------------------------------------------------------------------
+
+    def _place(
+        self,
+        queues: dict[str, QueueView],
+        envs: dict[str, EnvironmentView],
+        details: dict[str, dict[str, Any]],
+    ) -> None:
+        if not self._backlog.has_runnable():
+            return
+        host = self._executors.host_memory_mib
+        used_memory = sum(memory for _, _, memory in self._active.values())
+        plan = place(
+            self._backlog.ranked(),
+            queues,
+            envs,
+            host - used_memory,
+            host,
+            ranked=True,
+            smallest_vcpus=self._backlog.smallest_vcpus(),
+        )
         launches: list[tuple[JobRecord, str]] = []
         with self._store.transaction():
             for job_id in plan.misfits:
-                job = by_id[job_id]
-                if job.doc.get("statusReason") != REASON_TOO_BIG:
+                if job_id in self._misfits:
+                    continue
+                self._misfits.add(job_id)
+                job = self._store.get_job(job_id)
+                if job is not None and job.status == JobStatus.RUNNABLE:
                     job.doc["statusReason"] = REASON_TOO_BIG
-                    self._store.update_job(job, JobStatus.RUNNABLE)
+                    self._write(job, JobStatus.RUNNABLE)
             for assignment in plan.assignments:
-                job = by_id[assignment.job_id]
+                self._backlog.discard_runnable(assignment.job_id)
+                self._misfits.discard(assignment.job_id)
+                job = self._store.get_job(assignment.job_id)
+                if job is None or job.status != JobStatus.RUNNABLE:
+                    continue
                 env = details[assignment.environment_arn]
                 executor = executor_of(env, self._executors.default)
                 attempt = len(job.doc.get("attempts") or []) + 1
@@ -194,8 +286,10 @@ class Scheduler:
                 job.doc["container"]["logStreamName"] = job.run["logStreamName"]
                 job.doc["container"].pop("exitCode", None)
                 job.doc["container"].pop("reason", None)
-                self._store.update_job(job, JobStatus.RUNNABLE)
-                launches.append((job, executor))
+                if self._write(job, JobStatus.RUNNABLE):
+                    candidate = _candidate(job)
+                    self._active[job.job_id] = (job.ce_arn, candidate.vcpus, candidate.memory_mib)
+                    launches.append((job, executor))
         for job, executor in launches:
             spec = launch_spec(job, self._settings.logs_dir, self._settings.work_dir)
             self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
@@ -279,18 +373,24 @@ class Scheduler:
             job.doc.pop("startedAt", None)
         else:
             job.doc["stoppedAt"] = now
-        try:
-            with self._store.transaction():
-                self._store.update_job(job, expected)
-        except Conflict:
+        self._active.pop(job_id, None)
+        with self._store.transaction():
+            written = self._write(job, expected)
+        if not written:
             log.warning("job %s changed while its attempt was being settled", job_id)
+        elif result.status == JobStatus.RUNNABLE:
+            self._backlog.add_runnable(_candidate(job), self._queue_views())
+        else:
+            self._ended.append(job_id)
         self.wake()
 
     # --- stops and timeouts -----------------------------------------------------------------------------
 
-    def _request_stops(self, active: list[JobRecord]) -> None:
-        for job in active:
-            if (job.run or {}).get("stop") and job.job_id not in self._stopping:
+    def _handle_stops(self) -> None:
+        while self._stops:
+            job = self._store.get_job(self._stops.pop())
+            stop_requested = job is not None and job.status in ACTIVE and (job.run or {}).get("stop")
+            if job is not None and stop_requested and job.job_id not in self._stopping:
                 self._stop(job)
 
     def _stop(self, job: JobRecord) -> None:
@@ -328,6 +428,8 @@ class Scheduler:
     async def _recover(self) -> None:
         """Reattach to attempts still running, settle those that ended while the server was down."""
         for job in self._store.jobs_in_status(ACTIVE):
+            candidate = _candidate(job)
+            self._active[job.job_id] = (job.ce_arn, candidate.vcpus, candidate.memory_mib)
             run = job.run or {}
             handle = run.get("handle")
             executor = self._executors.get(run.get("executor", self._executors.default))
@@ -348,6 +450,8 @@ class Scheduler:
                 continue
             log.info("reattached to job %s", job.job_id)
             self._arm_timeout(job)
+            if run.get("stop"):
+                self._stop(job)
             self._attempts[job.job_id] = asyncio.create_task(
                 self._reattach(job.job_id, executor.name, spec, handle)
             )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from batchd.domain.arns import Scope
 from batchd.errors import ClientException
@@ -29,14 +29,19 @@ class Caller:
         return self.scope.account_id
 
 
+class Notify(Protocol):
+    """Wakes the scheduler after a change it must act on, naming jobs the API ended or wants stopped."""
+
+    def __call__(self, ended: Iterable[str] = (), stop: Iterable[str] = ()) -> None: ...
+
+
 @dataclass
 class ServiceDeps:
     """What the service layer needs from the rest of batchd, handed in by the composition root."""
 
     store: SqliteStore
     paginator: Paginator
-    # Wakes the scheduler after a change it must act on (a submit, a cancel, a state change).
-    notify: Callable[[], None]
+    notify: Notify
     # The executor an environment would use, and why it cannot serve (None when it can).
     executor_problem: Callable[[str], str | None]
     default_executor: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from batchd.domain.jobs import ACTIVE
+from batchd.domain.jobs import ACTIVE, REASON_CE_DELETED
 from batchd.domain.names import check_resource_name
 from batchd.errors import ClientException
 from batchd.service.common import (
@@ -168,11 +168,13 @@ class ComputeEnvironments:
                         f"Cannot delete, found existing JobQueue relationship: {queue['jobQueueName']}"
                     )
             # Jobs still running here are stopped by the scheduler; the environment goes at once.
+            stopped = []
             for job in self._store.jobs_in_status(ACTIVE):
                 if job.account == caller.account and job.ce_arn == arn:
-                    request_stop(self._store, job, "Compute environment deleted")
+                    request_stop(self._store, job, REASON_CE_DELETED, isTerminated=True)
+                    stopped.append(job.job_id)
             self._store.delete_resource(CE, caller.account, name)
-        self._deps.notify()
+        self._deps.notify(stop=stopped)
         return {}
 
 

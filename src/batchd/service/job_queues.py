@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchd.domain.jobs import ACTIVE, QUEUED
+from batchd.domain.jobs import ACTIVE, QUEUED, REASON_QUEUE_DELETED
 from batchd.domain.names import check_resource_name
 from batchd.errors import ClientException
 from batchd.service.common import (
@@ -152,13 +152,16 @@ class JobQueues:
                     f"Cannot delete JobQueue {name} while it is ENABLED: disable it first "
                     "with UpdateJobQueue state=DISABLED."
                 )
+            ended, stopped = [], []
             for job in self._store.jobs_in_queue(caller.account, arn, QUEUED | ACTIVE):
                 if job.status in QUEUED:
-                    fail_queued(self._store, job, "Job queue deleted", isCancelled=True)
+                    fail_queued(self._store, job, REASON_QUEUE_DELETED, isCancelled=True)
+                    ended.append(job.job_id)
                 else:
-                    request_stop(self._store, job, "Job queue deleted", isTerminated=True)
+                    request_stop(self._store, job, REASON_QUEUE_DELETED, isTerminated=True)
+                    stopped.append(job.job_id)
             self._store.delete_resource(JQ, caller.account, name)
-        self._deps.notify()
+        self._deps.notify(ended=ended, stop=stopped)
         return {}
 
 

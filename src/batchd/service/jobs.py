@@ -217,20 +217,22 @@ class Jobs:
 
     def cancel(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         job, reason = self._target(caller, params)
-        with self._store.transaction():
-            if job.status.is_queued:
+        if job.status.is_queued:
+            with self._store.transaction():
                 fail_queued(self._store, job, reason, isCancelled=True)
-        self._deps.notify()
+            self._deps.notify(ended=[job.job_id])
         return {}
 
     def terminate(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         job, reason = self._target(caller, params)
-        with self._store.transaction():
-            if job.status.is_queued:
+        if job.status.is_queued:
+            with self._store.transaction():
                 fail_queued(self._store, job, reason, isTerminated=True)
-            elif not job.status.is_terminal:
+            self._deps.notify(ended=[job.job_id])
+        elif not job.status.is_terminal:
+            with self._store.transaction():
                 request_stop(self._store, job, reason, isTerminated=True)
-        self._deps.notify()
+            self._deps.notify(stop=[job.job_id])
         return {}
 
     def _target(self, caller: Caller, params: dict[str, Any]) -> tuple[JobRecord, str]:

@@ -1,0 +1,80 @@
+"""The scheduler's in-memory view of queued work: RUNNABLE jobs in placement order, and who waits on whom.
+
+Kept in memory so a pass costs what it places, not what is queued: the database stays the truth, and
+every decision taken from this view is still a compare-and-set there.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+
+from batchd.domain.placement import Candidate, QueueView, rank
+
+
+class Backlog:
+    def __init__(self) -> None:
+        self._runnable: dict[str, Candidate] = {}
+        # Sorted by placement rank; entries no longer in `_runnable` are skipped and compacted lazily.
+        self._order: list[tuple[tuple[int, int], str]] = []
+        self._priorities: dict[str, int] = {}
+        self._sizes: Counter[float] = Counter()
+        # PENDING jobs → dependencies not yet SUCCEEDED, and the reverse.
+        self.pending: dict[str, set[str]] = {}
+        self.waiters: dict[str, set[str]] = {}
+
+    # --- RUNNABLE ---------------------------------------------------------------------------------------
+
+    def add_runnable(self, job: Candidate, queues: Mapping[str, QueueView]) -> None:
+        if job.job_id in self._runnable:
+            return
+        self._runnable[job.job_id] = job
+        self._sizes[job.vcpus] += 1
+        bisect.insort(self._order, (rank(job, queues), job.job_id))
+
+    def discard_runnable(self, job_id: str) -> None:
+        job = self._runnable.pop(job_id, None)
+        if job is not None:
+            self._sizes[job.vcpus] -= 1
+            if not self._sizes[job.vcpus]:
+                del self._sizes[job.vcpus]
+        if len(self._order) > 64 and len(self._order) > 2 * len(self._runnable):
+            self._order = [entry for entry in self._order if entry[1] in self._runnable]
+
+    def has_runnable(self) -> bool:
+        return bool(self._runnable)
+
+    def smallest_vcpus(self) -> float:
+        return min(self._sizes) if self._sizes else 0.0
+
+    def reprioritise(self, queues: Mapping[str, QueueView]) -> None:
+        """Re-sorts when a queue's priority changed (UpdateJobQueue)."""
+        priorities = {arn: q.priority for arn, q in queues.items()}
+        if priorities != self._priorities:
+            self._priorities = priorities
+            self._order = sorted((rank(job, queues), job.job_id) for job in self._runnable.values())
+
+    def ranked(self) -> Iterator[Candidate]:
+        for _, job_id in list(self._order):
+            job = self._runnable.get(job_id)
+            if job is not None:
+                yield job
+
+    # --- PENDING ----------------------------------------------------------------------------------------
+
+    def wait(self, job_id: str, dependencies: Iterable[str]) -> None:
+        deps = set(dependencies)
+        self.pending[job_id] = deps
+        for dep in deps:
+            self.waiters.setdefault(dep, set()).add(job_id)
+
+    def forget(self, job_id: str) -> None:
+        """The job ended or left the queue some other way (cancelled, queue deleted)."""
+        self.discard_runnable(job_id)
+        for dep in self.pending.pop(job_id, set()):
+            waiting = self.waiters.get(dep)
+            if waiting is not None:
+                waiting.discard(job_id)
+                if not waiting:
+                    del self.waiters[dep]

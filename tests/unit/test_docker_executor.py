@@ -1,0 +1,369 @@
+"""The Docker executor against a real engine (`eval "$(.ci/docker-up)"; export DOCKER_HOST`).
+
+Every test runs the local `busybox:latest` image: nothing can be pulled here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from batchd.executors.base import OOM_REASON, AttemptEnd, LaunchFailed, LaunchSpec
+from batchd.executors.docker import DockerExecutor
+from batchd.executors.logs import iter_events
+
+PROBLEM = DockerExecutor().problem()
+pytestmark = pytest.mark.skipif(
+    PROBLEM is not None, reason=f'{PROBLEM} (start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST)'
+)
+IMAGE = "busybox:latest"
+PREFIX = f"test{uuid.uuid4().hex[:8]}"  # this run's job ids, to clean up what a failed test leaves
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    for container in client.containers.list(all=True, filters={"label": "batchd.managed=true"}):
+        if container.labels.get("batchd.job-id", "").startswith(PREFIX):
+            container.remove(force=True, v=True)
+    client.close()
+
+
+def make_spec(tmp_path: Path, *command: str, **fields: Any) -> LaunchSpec:
+    job_id = f"{PREFIX}-{uuid.uuid4().hex[:12]}"
+    defaults: dict[str, Any] = {"image": IMAGE, "environment": {}, "vcpus": 0.25, "memory_mib": 64}
+    return LaunchSpec(
+        job_id=job_id,
+        attempt=1,
+        command=list(command),
+        log_path=tmp_path / "logs" / f"{job_id}.log",
+        work_dir=tmp_path,
+        **{**defaults, **fields},
+    )
+
+
+def run_attempt(spec: LaunchSpec) -> AttemptEnd:
+    async def scenario() -> AttemptEnd:
+        executor = DockerExecutor()
+        try:
+            return await executor.wait(spec, await executor.start(spec))
+        finally:
+            await executor.close()
+
+    return asyncio.run(scenario())
+
+
+def messages(spec: LaunchSpec, stream: str | None = None) -> list[str]:
+    return [e["message"] for e in iter_events(spec.log_path) if stream in (None, e["stream"])]
+
+
+async def wait_for_line(spec: LaunchSpec, line: str) -> None:
+    for _ in range(100):
+        if spec.log_path.exists() and line in messages(spec):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{line!r} never logged")
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    assert run_attempt(make_spec(tmp_path, "true")) == AttemptEnd(0)
+    assert run_attempt(make_spec(tmp_path, "sh", "-c", "exit 3")) == AttemptEnd(3)
+
+
+def test_default_command_of_the_image(tmp_path: Path) -> None:
+    assert run_attempt(make_spec(tmp_path)) == AttemptEnd(0)  # `sh` with no stdin
+
+
+def test_stdout_and_stderr_lines_with_their_stream(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "echo one; echo two >&2; echo three; printf 'no newline'")
+    assert run_attempt(spec).exit_code == 0
+    events = list(iter_events(spec.log_path))
+    # Each stream in order; across streams the engine gives no order (two pipes, read apart).
+    assert messages(spec, "stdout") == ["one", "three", "no newline"]
+    assert messages(spec, "stderr") == ["two"]
+    now = time.time() * 1000
+    assert all(now - 60_000 < e["timestamp"] <= now for e in events)  # the engine's timestamps, in ms
+
+
+def test_long_line_is_one_event(tmp_path: Path) -> None:
+    # The engine splits lines over 16 KiB into several log entries.
+    spec = make_spec(
+        tmp_path, "sh", "-c", "i=0; while [ $i -lt 5000 ]; do printf 0123456789; i=$((i+1)); done; echo"
+    )
+    assert run_attempt(spec).exit_code == 0
+    assert messages(spec) == ["0123456789" * 5000]
+
+
+def test_environment(tmp_path: Path) -> None:
+    spec = make_spec(
+        tmp_path, "sh", "-c", 'echo "$GREETING $NAME"', environment={"GREETING": "hi", "NAME": "batch"}
+    )
+    assert run_attempt(spec).exit_code == 0
+    assert messages(spec) == ["hi batch"]
+
+
+def test_memory_limit_kills_with_oom_reason(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1", memory_mib=16)
+    assert run_attempt(spec) == AttemptEnd(137, OOM_REASON)
+
+
+def test_readonly_root_filesystem(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "touch", "/x", readonly_root=True)
+    assert run_attempt(spec).exit_code != 0
+    assert any("Read-only file system" in m for m in messages(spec, "stderr"))
+
+
+def test_user(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "id", "-u", user="65534")
+    assert run_attempt(spec).exit_code == 0
+    assert messages(spec) == ["65534"]
+
+
+def test_bind_mount_and_anonymous_volume(tmp_path: Path) -> None:
+    host = tmp_path / "shared"
+    host.mkdir()
+    (host / "in.txt").write_text("from host\n")
+    spec = make_spec(
+        tmp_path,
+        "sh",
+        "-c",
+        "cat /data/in.txt && echo from container > /data/out.txt && echo scratch > /scratch/x "
+        "&& cat /scratch/x && ! touch /ro/y",
+        volumes=[
+            {"name": "data", "host": {"sourcePath": str(host)}},
+            {"name": "scratch"},
+            {"name": "ro", "host": {"sourcePath": str(host)}},
+        ],
+        mount_points=[
+            {"sourceVolume": "data", "containerPath": "/data", "readOnly": False},
+            {"sourceVolume": "scratch", "containerPath": "/scratch"},
+            {"sourceVolume": "ro", "containerPath": "/ro", "readOnly": True},
+        ],
+    )
+    assert run_attempt(spec).exit_code == 0, messages(spec)
+    assert messages(spec, "stdout") == ["from host", "scratch"]
+    assert (host / "out.txt").read_text() == "from container\n"
+
+
+def test_ulimit_nofile(tmp_path: Path) -> None:
+    spec = make_spec(
+        tmp_path, "sh", "-c", "ulimit -n", ulimits=[{"name": "nofile", "softLimit": 100, "hardLimit": 100}]
+    )
+    assert run_attempt(spec).exit_code == 0
+    assert messages(spec) == ["100"]
+
+
+def test_missing_image_cannot_be_pulled(tmp_path: Path) -> None:
+    with pytest.raises(LaunchFailed) as failure:
+        run_attempt(make_spec(tmp_path, "true", image="nonexistent/image:1"))
+    assert failure.value.reason.startswith("CannotPullContainerError: ")
+
+
+def test_missing_executable_cannot_start_and_leaves_no_container(
+    tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    spec = make_spec(tmp_path, "/no/such/program")
+    with pytest.raises(LaunchFailed) as failure:
+        run_attempt(spec)
+    assert failure.value.reason.startswith("CannotStartContainerError: ")
+    assert not engine.containers.list(all=True, filters={"label": f"batchd.job-id={spec.job_id}"})
+
+
+def test_container_labels_limits_and_removal(tmp_path: Path, engine: docker.DockerClient) -> None:
+    spec = make_spec(tmp_path, "sleep", "30", vcpus=0.5, memory_mib=32)
+
+    async def scenario() -> None:
+        executor = DockerExecutor()
+        try:
+            handle = await executor.start(spec)
+            assert handle["name"] == f"batchd-{spec.job_id}-1"
+            attrs = engine.api.inspect_container(handle["container_id"])
+            assert attrs["Config"]["Labels"] == {
+                "batchd.job-id": spec.job_id,
+                "batchd.attempt": "1",
+                "batchd.managed": "true",
+            }
+            assert attrs["State"]["Running"]
+            host = attrs["HostConfig"]
+            assert (host["Memory"], host["MemorySwap"]) == (32 << 20, 32 << 20)
+            assert (host["CpuShares"], host["NetworkMode"]) == (512, "none")
+            await executor.stop(handle, 0)
+            assert (await executor.wait(spec, handle)).exit_code == 137
+            with pytest.raises(docker.errors.NotFound):
+                engine.api.inspect_container(handle["container_id"])
+        finally:
+            await executor.close()
+
+    asyncio.run(scenario())
+
+
+def test_stop_sends_sigterm_then_sigkill_after_grace(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sleep", "60")  # pid 1 ignores SIGTERM: only SIGKILL ends it
+
+    async def scenario() -> tuple[AttemptEnd, float]:
+        executor = DockerExecutor()
+        try:
+            handle = await executor.start(spec)
+            began = time.monotonic()
+            await executor.stop(handle, 1)
+            end = await executor.wait(spec, handle)
+            await executor.stop(handle, 1)  # already gone: fine
+            return end, time.monotonic() - began
+        finally:
+            await executor.close()
+
+    end, seconds = asyncio.run(scenario())
+    assert end.exit_code == 137
+    assert 0.9 < seconds < 10
+
+
+def test_stop_within_grace_when_the_process_handles_sigterm(tmp_path: Path) -> None:
+    spec = make_spec(
+        tmp_path, "sh", "-c", "trap 'echo bye; exit 143' TERM; echo ready; while :; do sleep 0.1; done"
+    )
+
+    async def scenario() -> AttemptEnd:
+        executor = DockerExecutor()
+        try:
+            handle = await executor.start(spec)
+            await wait_for_line(spec, "ready")
+            await executor.stop(handle, 30)
+            return await executor.wait(spec, handle)
+        finally:
+            await executor.close()
+
+    assert asyncio.run(scenario()).exit_code == 143
+    assert messages(spec) == ["ready", "bye"]
+
+
+def test_recover_running_container_then_wait(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "echo before; echo err >&2; sleep 2; echo after; exit 5")
+
+    async def scenario() -> tuple[AttemptEnd | None, AttemptEnd]:
+        first = DockerExecutor()
+        handle = await first.start(spec)
+        await wait_for_line(spec, "err")
+        await first.close()  # the server stops; the container runs on
+        second = DockerExecutor()
+        try:
+            recovered = await second.recover(spec, handle)
+            return recovered, await second.wait(spec, handle)
+        finally:
+            await second.close()
+
+    recovered, end = asyncio.run(scenario())
+    assert recovered is None
+    assert end == AttemptEnd(5)
+    assert (messages(spec, "stdout"), messages(spec, "stderr")) == (
+        ["before", "after"],
+        ["err"],
+    )  # no repeats
+
+
+def test_recover_exited_container(tmp_path: Path, engine: docker.DockerClient) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "echo done; exit 7")
+
+    async def scenario() -> AttemptEnd | None:
+        first = DockerExecutor()
+        handle = await first.start(spec)
+        await first.close()
+        engine.api.wait(handle["container_id"], timeout=30)
+        second = DockerExecutor()
+        try:
+            return await second.recover(spec, handle)
+        finally:
+            await second.close()
+
+    assert asyncio.run(scenario()) == AttemptEnd(7)
+    assert messages(spec) == ["done"]
+    assert not engine.containers.list(all=True, filters={"label": f"batchd.job-id={spec.job_id}"})
+
+
+def test_recover_oom_killed_container(tmp_path: Path, engine: docker.DockerClient) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1", memory_mib=16)
+
+    async def scenario() -> AttemptEnd | None:
+        first = DockerExecutor()
+        handle = await first.start(spec)
+        await first.close()
+        engine.api.wait(handle["container_id"], timeout=30)
+        second = DockerExecutor()
+        try:
+            return await second.recover(spec, handle)
+        finally:
+            await second.close()
+
+    assert asyncio.run(scenario()) == AttemptEnd(137, OOM_REASON)
+
+
+def test_recover_container_gone(tmp_path: Path, engine: docker.DockerClient) -> None:
+    spec = make_spec(tmp_path, "sleep", "60")
+
+    async def scenario() -> AttemptEnd | None:
+        first = DockerExecutor()
+        handle = await first.start(spec)
+        await first.close()
+        engine.api.remove_container(handle["container_id"], force=True)
+        second = DockerExecutor()
+        try:
+            return await second.recover(spec, handle)
+        finally:
+            await second.close()
+
+    end = asyncio.run(scenario())
+    assert end is not None and end.exit_code is None
+    assert end.reason == f"CannotInspectContainerError: container batchd-{spec.job_id}-1 no longer exists"
+
+
+def test_orphans(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, "sleep", "60")
+
+    async def scenario() -> None:
+        first = DockerExecutor()
+        handle = await first.start(spec)
+        assert handle["container_id"] not in await first.orphans(set())  # its own attempts are not orphans
+        await first.close()
+        second = DockerExecutor()
+        try:
+            assert handle["container_id"] in await second.orphans(set())
+            assert handle["container_id"] not in await second.orphans({handle["container_id"]})
+            assert handle["container_id"] not in await second.orphans({handle["name"]})
+            await second.remove_orphans([handle["container_id"]])
+            assert handle["container_id"] not in await second.orphans(set())
+        finally:
+            await second.close()
+
+    asyncio.run(scenario())
+
+
+def test_many_concurrent_attempts(tmp_path: Path) -> None:
+    specs = [make_spec(tmp_path, "sh", "-c", f"echo {i}; exit {i % 3}") for i in range(24)]
+
+    async def scenario() -> list[AttemptEnd]:
+        executor = DockerExecutor()
+
+        async def one(spec: LaunchSpec) -> AttemptEnd:
+            return await executor.wait(spec, await executor.start(spec))
+
+        try:
+            return await asyncio.gather(*(one(spec) for spec in specs))
+        finally:
+            await executor.close()
+
+    ends = asyncio.run(scenario())
+    assert [end.exit_code for end in ends] == [i % 3 for i in range(24)]
+    assert [messages(spec) for spec in specs] == [[str(i)] for i in range(24)]
+
+
+def test_problem_names_an_unreachable_engine() -> None:
+    problem = DockerExecutor("unix:///nonexistent/docker.sock").problem()
+    assert problem is not None
+    assert problem.startswith("Docker engine not reachable at unix:///nonexistent/docker.sock: ")
