@@ -43,16 +43,20 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        "when given, every request's signature is verified (BATCHD_CREDENTIALS)")  # fmt: skip
     serve.add_argument("--allow-open-remote", action="store_true",
                        default=_env("ALLOW_OPEN_REMOTE", "") in ("1", "true", "yes"),
-                       help="allow binding a non-loopback address without credentials (BATCHD_ALLOW_OPEN_REMOTE)")  # fmt: skip
+                       help="allow binding a non-loopback address without credentials "
+                       "(BATCHD_ALLOW_OPEN_REMOTE)")  # fmt: skip
     serve.add_argument("--executor", choices=("auto", "local", "docker"), default=_env("EXECUTOR", "auto"),
                        help="how jobs run: docker, local processes, or auto (docker when an engine answers) "
                        "(BATCHD_EXECUTOR)")  # fmt: skip
-    serve.add_argument("--stop-grace-seconds", type=float, default=float(_env("STOP_GRACE_SECONDS", "30") or 30),
-                       help="seconds between SIGTERM and SIGKILL when a job is terminated (BATCHD_STOP_GRACE_SECONDS)")  # fmt: skip
+    serve.add_argument("--stop-grace-seconds", type=float,
+                       default=float(_env("STOP_GRACE_SECONDS", "30") or 30),
+                       help="seconds between SIGTERM and SIGKILL when a job is terminated "
+                       "(BATCHD_STOP_GRACE_SECONDS)")  # fmt: skip
     serve.add_argument("--retention-days", type=float, default=float(_env("RETENTION_DAYS", "7") or 7),
                        help="how long finished jobs stay describable (BATCHD_RETENTION_DAYS)")  # fmt: skip
     # Undocumented on purpose: AWS's 60 s floor, lowered only so tests can exercise timeouts quickly.
-    serve.add_argument("--min-timeout-seconds", type=int, default=int(_env("MIN_TIMEOUT_SECONDS", "60") or 60),
+    serve.add_argument("--min-timeout-seconds", type=int,
+                       default=int(_env("MIN_TIMEOUT_SECONDS", "60") or 60),
                        help=argparse.SUPPRESS)  # fmt: skip
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="(BATCHD_LOG_LEVEL)")
 

@@ -15,7 +15,8 @@ ACCOUNT_ID = re.compile(r"[0-9]{12}")
 def check_resource_name(value: str, member: str) -> None:
     if not RESOURCE_NAME.fullmatch(value):
         raise ClientException(
-            f"{member} '{value[:200]}' is invalid: it must be 1 to 128 letters, digits, hyphens or underscores."
+            f"{member} '{value[:200]}' is invalid: "
+            "it must be 1 to 128 letters, digits, hyphens or underscores."
         )
 
 

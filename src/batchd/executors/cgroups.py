@@ -6,7 +6,9 @@ Where cgroups are not writable (not root, a read-only /sys/fs/cgroup), limits ar
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -30,8 +32,12 @@ def available() -> str | None:
 class Cgroup:
     """One attempt's group: created before the process starts, which joins it before exec."""
 
-    def __init__(self, name: str, memory_mib: int, vcpus: float) -> None:
-        self.paths: list[Path] = []
+    def __init__(self, paths: list[Path], events: Path) -> None:
+        self.paths = paths
+        self._events = events
+
+    @classmethod
+    def create(cls, name: str, memory_mib: int, vcpus: float) -> Cgroup:
         if _is_v2():
             path = ROOT / GROUP / name
             _enable_v2_controllers()
@@ -40,20 +46,43 @@ class Cgroup:
             _write(path / "memory.swap.max", "0")
             # cpu.weight 1..10000 (default 100) plays the role of cpu shares (vcpus × 1024 of 1024).
             _write(path / "cpu.weight", str(max(1, min(10000, int(vcpus * 100)))))
-            self.paths.append(path)
-            self._events = path / "memory.events"
+            return cls([path], path / "memory.events")
+        memory = ROOT / "memory" / GROUP / name
+        memory.mkdir(parents=True, exist_ok=True)
+        _write(memory / "memory.limit_in_bytes", str(memory_mib * 1024 * 1024))
+        _write(memory / "memory.memsw.limit_in_bytes", str(memory_mib * 1024 * 1024))
+        paths = [memory]
+        cpu = ROOT / "cpu" / GROUP / name
+        if (ROOT / "cpu").exists():
+            cpu.mkdir(parents=True, exist_ok=True)
+            _write(cpu / "cpu.shares", str(max(2, int(vcpus * 1024))))
+            paths.append(cpu)
+        return cls(paths, memory / "memory.oom_control")
+
+    @classmethod
+    def existing(cls, name: str) -> Cgroup | None:
+        """The group an earlier server made for `name`, if it is still there."""
+        if _is_v2():
+            paths, events = [ROOT / GROUP / name], ROOT / GROUP / name / "memory.events"
         else:
-            memory = ROOT / "memory" / GROUP / name
-            memory.mkdir(parents=True, exist_ok=True)
-            _write(memory / "memory.limit_in_bytes", str(memory_mib * 1024 * 1024))
-            _write(memory / "memory.memsw.limit_in_bytes", str(memory_mib * 1024 * 1024))
-            self.paths.append(memory)
-            cpu = ROOT / "cpu" / GROUP / name
-            if (ROOT / "cpu").exists():
-                cpu.mkdir(parents=True, exist_ok=True)
-                _write(cpu / "cpu.shares", str(max(2, int(vcpus * 1024))))
-                self.paths.append(cpu)
-            self._events = memory / "memory.oom_control"
+            paths = [ROOT / "memory" / GROUP / name, ROOT / "cpu" / GROUP / name]
+            events = paths[0] / "memory.oom_control"
+        found = [p for p in paths if p.is_dir()]
+        return cls(found, events) if found else None
+
+    def pids(self) -> set[int]:
+        """Processes still in the group."""
+        found: set[int] = set()
+        for path in self.paths:
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(pid) for pid in (path / "cgroup.procs").read_text().split())
+        return found
+
+    def kill(self) -> None:
+        """SIGKILLs every process left in the group: all of them belong to the attempt."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def join_paths(self) -> list[str]:
         """Files the child writes its pid to, between fork and exec."""
@@ -71,18 +100,14 @@ class Cgroup:
 
     def remove(self) -> None:
         for path in self.paths:
-            try:
+            with contextlib.suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass
 
 
 def _write(path: Path, value: str) -> None:
-    try:
+    # Some knobs (swap accounting) are missing on some kernels; the others still apply.
+    with contextlib.suppress(OSError):
         path.write_text(value)
-    except OSError:
-        # Some knobs (swap accounting) are missing on some kernels; the others still apply.
-        pass
 
 
 def _enable_v2_controllers() -> None:

@@ -42,6 +42,7 @@ LABEL_JOB, LABEL_ATTEMPT, LABEL_MANAGED = "batchd.job-id", "batchd.attempt", "ba
 POOL_SIZE = 512  # kept connections: a follower holds one per running container, short calls share the rest
 CALL_THREADS = 32  # concurrent short calls; the engine serialises much of create/start anyway
 PROBLEM_TTL_S = 5.0
+PING_TIMEOUT_S = 10.0  # a busy engine can take seconds to answer; a hung one must not stall the loop
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
 # What a connection to the engine can fail with, beyond the SDK's own errors.
@@ -169,12 +170,12 @@ class _Follower(threading.Thread):
         # The SDK's logs() drops the stream id of each entry, hence the request by hand. No read timeout:
         # a quiet container sends nothing for hours.
         response = self.api.get(url, params=params, stream=True, timeout=None)
-        if response.status_code == 404:
-            raise NotFound(response.text, response)
-        response.raise_for_status()
-        self._stream = CancellableStream(_frames(response), response)
         pending: dict[int, tuple[int, bytes]] = {}  # stream id → (timestamp, start) of a line split by Docker
         try:
+            if response.status_code == 404:
+                raise NotFound(response.text, response)
+            response.raise_for_status()
+            self._stream = CancellableStream(_frames(response), response)
             if self._closed.is_set():
                 return {}
             for stream_id, entry in self._stream:
@@ -238,11 +239,15 @@ class DockerExecutor:
     def problem(self) -> str | None:
         now = time.monotonic()
         if self._problem is None or now - self._problem[0] > PROBLEM_TTL_S:
+            # Called on the event loop: a hung engine must not hold it for the client's 60 s timeout.
+            reason: str | None = None
             try:
-                self._client().ping()
-                self._problem = (now, None)
+                self._calls.submit(lambda: self._client().ping()).result(timeout=PING_TIMEOUT_S)
+            except TimeoutError:
+                reason = f"no answer in {PING_TIMEOUT_S:g} s"
             except Exception as exc:  # any cause (no socket, refused, bad DOCKER_HOST) is the reason
-                self._problem = (now, f"Docker engine not reachable at {self.where}: {exc}")
+                reason = str(exc)
+            self._problem = (now, reason and f"Docker engine not reachable at {self.where}: {reason}")
         return self._problem[1]
 
     async def start(self, spec: LaunchSpec) -> Handle:

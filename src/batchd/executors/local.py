@@ -118,7 +118,7 @@ class LocalExecutor:
         group = None
         if self._cgroups_problem is None:
             try:
-                group = cgroups.Cgroup(f"{spec.job_id}-{spec.attempt}", spec.memory_mib, spec.vcpus)
+                group = cgroups.Cgroup.create(_cgroup_name(spec), spec.memory_mib, spec.vcpus)
             except OSError as exc:
                 log.warning("no cgroup for %s: %s", spec.job_id, exc)
         join = group.join_paths() if group else []
@@ -168,13 +168,20 @@ class LocalExecutor:
             return AttemptEnd(None, "CannotInspectContainerError: the process is no longer known to batchd")
         try:
             code = await attempt.process.wait()
-            await asyncio.gather(*attempt.pumps, return_exceptions=True)
+            # As when a container's main process ends: nothing the attempt started outlives it, and
+            # no leftover child keeps the output pipes (and so the job) open.
+            _kill_group(int(handle["pid"]), handle.get("start"))
+            if attempt.cgroup:
+                attempt.cgroup.kill()
+            _, pending = await asyncio.wait(attempt.pumps, timeout=DRAIN_SECONDS)
+            for pump in pending:
+                pump.cancel()
         finally:
             attempt.writer.close()
             self._attempts.pop((spec.job_id, spec.attempt), None)
         oom = attempt.cgroup.oom_killed() if attempt.cgroup else False
         if attempt.cgroup:
-            attempt.cgroup.remove()
+            await _remove(attempt.cgroup)
         # A signal death is reported as a shell would: 128 + the signal number.
         exit_code = 128 - code if code < 0 else code
         return AttemptEnd(exit_code, OOM_REASON if oom else None)
@@ -194,17 +201,51 @@ class LocalExecutor:
             os.killpg(pid, signal.SIGKILL)
 
     async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
-        # The process was the old server's child and died with it; make sure nothing of it lingers.
+        # The main process was the old server's child and died with it (PR_SET_PDEATHSIG); what it
+        # started may still run: its process group and its cgroup are ended here.
         pid = handle.get("pid")
-        if pid is not None and _start_time(int(pid)) == handle.get("start"):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pid), signal.SIGKILL)
+        if pid is not None:
+            _kill_group(int(pid), handle.get("start"))
+        group = cgroups.Cgroup.existing(_cgroup_name(spec)) if self._cgroups_problem is None else None
+        if group is not None:
+            group.kill()
+            await _remove(group)
         return AttemptEnd(None, "Executor restarted: the local process ended with the previous batchd server")
 
     async def close(self) -> None:
         for attempt in list(self._attempts.values()):
-            with contextlib.suppress(ProcessLookupError):
-                attempt.process.kill()
+            if attempt.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(attempt.process.pid, signal.SIGKILL)
+
+
+# How long output still buffered in the pipes may take to reach the log once the attempt ended.
+DRAIN_SECONDS = 5.0
+
+
+def _cgroup_name(spec: LaunchSpec) -> str:
+    return f"{spec.job_id}-{spec.attempt}"
+
+
+def _kill_group(pgid: int, leader_start: str | None) -> None:
+    """SIGKILLs what is left of an attempt's process group, the leader gone or not.
+
+    Linux does not reuse a pid while it still names a process group, so a live process with this pid
+    but another start time means the group is empty and the number now belongs to someone else.
+    """
+    current = _start_time(pgid)
+    if current is not None and current != leader_start:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _remove(group: cgroups.Cgroup) -> None:
+    """Removes a cgroup once the processes just killed in it are gone."""
+    deadline = asyncio.get_running_loop().time() + 2.0
+    while group.pids() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    group.remove()
 
 
 def _is_zombie(pid: int) -> bool:

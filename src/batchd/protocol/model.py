@@ -118,9 +118,8 @@ def _check(shape: Shape, value: Any, path: str) -> None:
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise ClientException(f"Invalid type for '{path}': expected true or false.")
-    elif kind in ("double", "float"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ClientException(f"Invalid type for '{path}': expected a number.")
+    elif kind in ("double", "float") and (not isinstance(value, int | float) or isinstance(value, bool)):
+        raise ClientException(f"Invalid type for '{path}': expected a number.")
 
 
 def _join(path: str, name: str) -> str:

@@ -195,7 +195,8 @@ def _check_container(container: dict[str, Any]) -> None:
         raise ClientException("containerProperties.image is required.")
     if not IMAGE.fullmatch(image):
         raise ClientException(
-            f"containerProperties.image '{image[:300]}' is invalid: up to 255 letters, digits and - _ : . / # @."
+            f"containerProperties.image '{image[:300]}' is invalid: "
+            "up to 255 letters, digits and - _ : . / # @."
         )
     vcpus, memory = resource_amounts(container)
     check_amounts(vcpus, memory, "containerProperties", required=True)

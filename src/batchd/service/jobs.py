@@ -295,8 +295,8 @@ def _summary(job: JobRecord) -> dict[str, Any]:
     doc = job.doc
     summary: dict[str, Any] = {
         k: doc[k]
-        for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
-                  "jobDefinition", "isCancelled", "isTerminated")
+        for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt",
+                  "stoppedAt", "jobDefinition", "isCancelled", "isTerminated")
         if k in doc
     }  # fmt: skip
     container = doc.get("container") or {}

@@ -1,4 +1,4 @@
-"""Opaque, tamper-evident nextTokens (SPEC §13): the operation, a hash of its filters and the last sort key."""
+"""Opaque, tamper-evident nextTokens: the operation, a hash of its filters and the last sort key."""
 
 from __future__ import annotations
 

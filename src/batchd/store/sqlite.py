@@ -129,7 +129,8 @@ class SqliteStore:
 
     def put_job_definition(self, account: str, doc: dict[str, Any]) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO job_definitions(account, name, revision, status, doc) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO job_definitions(account, name, revision, status, doc) "
+            "VALUES (?, ?, ?, ?, ?)",
             (account, doc["jobDefinitionName"], doc["revision"], doc["status"], _dumps(doc)),
         )
 
@@ -176,8 +177,8 @@ class SqliteStore:
 
     def insert_job(self, job: JobRecord) -> None:
         cursor = self._db.execute(
-            "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job.job_id,
                 job.account,
@@ -347,7 +348,8 @@ class SqliteStore:
         """Drops finished jobs past retention, leaving tombstones so dependencies on them still resolve."""
         self._db.execute(
             "INSERT OR REPLACE INTO job_tombstones(job_id, account, status) "
-            "SELECT job_id, account, status FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?",
+            "SELECT job_id, account, status FROM jobs "
+            "WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?",
             (created_before,),
         )
         self._db.execute(
