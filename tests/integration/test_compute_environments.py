@@ -88,7 +88,9 @@ def test_describe_shows_a_valid_healthy_environment_with_every_member_echoed(cli
     detail = describe_one(client, name)
     assert detail["computeEnvironmentName"] == name
     assert detail["computeEnvironmentArn"] == ce_arn(name)
-    assert re.fullmatch(rf"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}_Batch_[0-9a-f-]+", detail["ecsClusterArn"])
+    assert re.fullmatch(
+        rf"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}_Batch_[0-9a-f-]+", detail["ecsClusterArn"]
+    )
     assert detail["type"] == "MANAGED"
     assert detail["state"] == "ENABLED"
     assert detail["status"] == "VALID"
@@ -118,7 +120,9 @@ def test_min_vcpus_defaults_to_zero_and_type_is_always_reported(client):  # type
 
 def test_unmanaged_environment_echoes_unmanaged_vcpus(client):  # type: ignore[no-untyped-def]
     name = uniq("unmanaged")
-    created = client.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED", unmanagedvCpus=3)
+    created = client.create_compute_environment(
+        computeEnvironmentName=name, type="UNMANAGED", unmanagedvCpus=3
+    )
     assert created["computeEnvironmentArn"] == ce_arn(name)
     detail = describe_one(client, name)
     assert detail["type"] == "UNMANAGED"
@@ -147,8 +151,12 @@ def test_duplicate_name_is_refused_and_the_original_is_unchanged(client):  # typ
     "kwargs",
     [
         pytest.param({"type": "MANAGED"}, id="managed-without-computeResources"),
-        pytest.param({"type": "MANAGED", "computeResources": {"type": "EC2", "maxvCpus": 0}}, id="maxvCpus-0"),
-        pytest.param({"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": 0}}, id="no-maxvCpus"),
+        pytest.param(
+            {"type": "MANAGED", "computeResources": {"type": "EC2", "maxvCpus": 0}}, id="maxvCpus-0"
+        ),
+        pytest.param(
+            {"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": 0}}, id="no-maxvCpus"
+        ),
         pytest.param(
             {"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": 5, "maxvCpus": 2}},
             id="min-above-max",
@@ -222,7 +230,9 @@ def test_describe_without_a_list_includes_every_environment(client):  # type: ig
     mine = {uniq("all") for _ in range(3)}
     for name in mine:
         managed(client, name)
-    listed = [ce["computeEnvironmentName"] for ce in client.describe_compute_environments()["computeEnvironments"]]
+    listed = [
+        ce["computeEnvironmentName"] for ce in client.describe_compute_environments()["computeEnvironments"]
+    ]
     assert mine <= set(listed)
     assert len(listed) == len(set(listed))
 
@@ -310,11 +320,16 @@ def test_delete_requires_disabled_then_removes_the_environment(client):  # type:
         client.delete_compute_environment(computeEnvironment=name)
     assert describe_one(client, name)["state"] == "ENABLED"
     client.update_compute_environment(computeEnvironment=name, state="DISABLED")
-    assert client.delete_compute_environment(computeEnvironment=ce_arn(name))["ResponseMetadata"][
-        "HTTPStatusCode"
-    ] == 200
+    assert (
+        client.delete_compute_environment(computeEnvironment=ce_arn(name))["ResponseMetadata"][
+            "HTTPStatusCode"
+        ]
+        == 200
+    )
     assert names_present(client, name) == []
-    all_names = [ce["computeEnvironmentName"] for ce in client.describe_compute_environments()["computeEnvironments"]]
+    all_names = [
+        ce["computeEnvironmentName"] for ce in client.describe_compute_environments()["computeEnvironments"]
+    ]
     assert name not in all_names
     # The name is free again.
     managed(client, name)
@@ -328,7 +343,9 @@ def test_delete_refused_while_a_queue_uses_the_environment(client):  # type: ign
         jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
     )
     client.update_compute_environment(computeEnvironment=name, state="DISABLED")
-    with pytest.raises(client.exceptions.ClientException, match="Cannot delete, found existing JobQueue relationship"):
+    with pytest.raises(
+        client.exceptions.ClientException, match="Cannot delete, found existing JobQueue relationship"
+    ):
         client.delete_compute_environment(computeEnvironment=name)
     assert describe_one(client, name)["computeEnvironmentName"] == name
     client.update_job_queue(jobQueue=queue, state="DISABLED")

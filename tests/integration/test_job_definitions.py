@@ -14,7 +14,9 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("jd") / "data", ["--executor", "local", "--min-timeout-seconds", "1"])
+    srv = Server(
+        tmp_path_factory.mktemp("jd") / "data", ["--executor", "local", "--min-timeout-seconds", "1"]
+    )
     srv.start()
     yield srv
     srv.kill()
@@ -142,9 +144,11 @@ def test_resource_requirements_alone_are_enough(client):  # type: ignore[no-unty
         pytest.param({"containerProperties": None}, "no container", id="no-containerProperties"),
         pytest.param({"containerProperties": {"vcpus": 1, "memory": 64}}, "image", id="no-image"),
         pytest.param({"containerProperties": {"image": "busybox", "memory": 64}}, "vcpus", id="no-vcpus"),
-        pytest.param({"containerProperties": {"image": "busybox", "vcpus": 0, "memory": 64}}, "vcpus", id="vcpus-0"),
+        pytest.param({"containerProperties": {"image": "busybox", "vcpus": 0, "memory": 64}}, "vcpus",
+                     id="vcpus-0"),
         pytest.param({"containerProperties": {"image": "busybox", "vcpus": 1}}, "memory", id="no-memory"),
-        pytest.param({"containerProperties": {"image": "busybox", "vcpus": 1, "memory": 3}}, "memory", id="mem-3"),
+        pytest.param({"containerProperties": {"image": "busybox", "vcpus": 1, "memory": 3}}, "memory",
+                     id="mem-3"),
         pytest.param(
             {"containerProperties": {"image": "busybox", "vcpus": 1, "memory": 8, "environment": [
                 {"name": "AWS_BATCH_JOB_ID", "value": "x"}]}},
@@ -262,7 +266,9 @@ def test_revision_numbers_are_never_reused(client):  # type: ignore[no-untyped-d
 
 def register_revision(client, name: str) -> int:  # type: ignore[no-untyped-def]
     out = client.register_job_definition(
-        jobDefinitionName=name, type="container", containerProperties={"image": "busybox", "vcpus": 1, "memory": 8}
+        jobDefinitionName=name,
+        type="container",
+        containerProperties={"image": "busybox", "vcpus": 1, "memory": 8},
     )
     return int(out["revision"])
 
@@ -305,3 +311,12 @@ def test_describe_more_than_100_definitions_is_refused(client):  # type: ignore[
 def test_describe_unknown_status_is_refused(client, loose):  # type: ignore[no-untyped-def]
     with pytest.raises(loose.exceptions.ClientException):
         loose.describe_job_definitions(status="DELETED")
+
+
+def test_a_definition_over_24_kib_is_refused(client):  # type: ignore[no-untyped-def]
+    name = uniq("huge")
+    with pytest.raises(client.exceptions.ClientException):
+        register(client, name, ["echo", "x" * (25 * 1024)])
+    assert revisions(client, name) == []
+    register(client, name, ["echo", "x" * (20 * 1024)])
+    assert revisions(client, name) == [(1, "ACTIVE")]

@@ -300,3 +300,25 @@ def test_deleting_a_queue_fails_its_queued_jobs_which_stay_describable(client): 
 def test_delete_unknown_queue_does_not_exist(client):  # type: ignore[no-untyped-def]
     with pytest.raises(client.exceptions.ClientException, match="does not exist"):
         client.delete_job_queue(jobQueue=uniq("ghost"))
+
+
+def test_queue_on_an_invalid_environment_is_refused(client):  # type: ignore[no-untyped-def]
+    # An environment run by the docker executor is INVALID when no Docker engine answers.
+    name = uniq("docker-ce")
+    client.create_compute_environment(
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "maxvCpus": 1},
+        tags={"batchd:executor": "docker"},
+    )
+    detail = client.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]
+    if detail["status"] == "VALID":
+        pytest.skip("a Docker engine answers here, so the environment is VALID")
+    assert detail["status"] == "INVALID"
+    assert detail["statusReason"]
+    queue = uniq("on-invalid")
+    with pytest.raises(client.exceptions.ClientException, match="VALID"):
+        client.create_job_queue(
+            jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
+        )
+    assert queue_names(client, queue) == []

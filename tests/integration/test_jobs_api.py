@@ -1,4 +1,4 @@
-"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob against a real server (SPEC §8–§12, §18, §19)."""
+"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob on a real server (SPEC §8–§12, §18, §19)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,12 @@ def test_job_definition_may_be_a_name_a_revision_or_an_arn(client):  # type: ign
     jd = definition(client, ["echo", "one"])
     register(client, jd, ["echo", "two"])
     register(client, jd, ["echo", "three"])
-    cases = {jd: 3, f"{jd}:1": 1, jd_arn(jd, 2): 2, f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{jd}": 3}
+    cases = {
+        jd: 3,
+        f"{jd}:1": 1,
+        jd_arn(jd, 2): 2,
+        f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{jd}": 3,
+    }
     for reference, revision in cases.items():
         job = describe(client, submit(client, queue, reference))
         assert job["jobDefinition"] == jd_arn(jd, revision), reference
@@ -240,7 +245,9 @@ def test_a_vcpu_override_bigger_than_the_environment_keeps_the_job_runnable(clie
     jd = definition(client, ["true"])
     job = submit(client, queue, jd, containerOverrides={"vcpus": 2})
     held = wait_for(
-        lambda: (lambda j: j if "MISCONFIGURATION" in j.get("statusReason", "") else None)(describe(client, job)),
+        lambda: (lambda j: j if "MISCONFIGURATION" in j.get("statusReason", "") else None)(
+            describe(client, job)
+        ),
         what="the misfit reason",
     )
     assert held["status"] == "RUNNABLE"
@@ -403,9 +410,9 @@ def test_list_jobs_filters(client):  # type: ignore[no-untyped-def]
     stamps: dict[str, int] = {}
     for name, jd in (("alpha-1", jd_a), ("alpha-2", f"{jd_b}:1"), ("beta-1", jd_b), ("alpha", jd_a)):
         ids[name] = submit(client, queue, jd, name=name)
-        stamps[name] = describe(client, ids[name])["createdAt"]
+        stamp = stamps[name] = describe(client, ids[name])["createdAt"]
         # Distinct creation times make the time filters below unambiguous.
-        wait_for(lambda: int(time.time() * 1000) > stamps[name], what="the clock to move")
+        wait_for(lambda stamp=stamp: int(time.time() * 1000) > stamp, what="the clock to move")
     client.cancel_job(jobId=ids["beta-1"], reason="cancelled for the test")
 
     def names(*filters: tuple[str, str], **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
@@ -427,7 +434,9 @@ def test_list_jobs_filters(client):  # type: ignore[no-untyped-def]
     middle = stamps["alpha-2"]
     assert names(("AFTER_CREATED_AT", str(middle))) == ["alpha", "beta-1"]
     assert names(("BEFORE_CREATED_AT", str(middle))) == ["alpha-1"]
-    assert names(("AFTER_CREATED_AT", str(stamps["alpha-1"])), ("BEFORE_CREATED_AT", str(stamps["alpha"]))) == [
+    assert names(
+        ("AFTER_CREATED_AT", str(stamps["alpha-1"])), ("BEFORE_CREATED_AT", str(stamps["alpha"]))
+    ) == [
         "beta-1",
         "alpha-2",
     ]
@@ -533,3 +542,17 @@ def test_empty_or_overlong_reason_is_refused(client, operation):  # type: ignore
         with pytest.raises(client.exceptions.ClientException):
             getattr(client, operation)(jobId=job, reason=reason)
     assert describe(client, job)["status"] in QUEUED
+
+
+def test_submit_limits(client, loose):  # type: ignore[no-untyped-def]
+    queue = new_queue(client, ce_state="DISABLED")
+    jd = definition(client, ["true"])
+    with pytest.raises(client.exceptions.ClientException):
+        submit(client, queue, jd, name="too-big", parameters={"blob": "x" * (31 * 1024)})
+    with pytest.raises(loose.exceptions.ClientException):
+        submit(loose, queue, jd, name="too-short", timeout={"attemptDurationSeconds": 0})
+    with pytest.raises(loose.exceptions.ClientException):
+        submit(loose, queue, jd, name="too-many", retryStrategy={"attempts": 11})
+    assert listed(client, queue, filters=[{"name": "JOB_NAME", "values": ["too*"]}]) == []
+    longest = "J" + "x" * 127
+    assert describe(client, submit(client, queue, jd, name=longest))["jobName"] == longest

@@ -121,7 +121,11 @@ def test_list_jobs_pages_newest_first(client, world):  # type: ignore[no-untyped
     check_pages(result, "jobSummaryList", page_size=2)
     assert [s["jobId"] for page in result for s in page["jobSummaryList"]] == world["jobs"]
     filtered = pages(
-        client, "list_jobs", page_size=3, jobQueue=world["queue"], filters=[{"name": "JOB_NAME", "values": ["job-*"]}]
+        client,
+        "list_jobs",
+        page_size=3,
+        jobQueue=world["queue"],
+        filters=[{"name": "JOB_NAME", "values": ["job-*"]}],
     )
     check_pages(filtered, "jobSummaryList")
     assert [s["jobId"] for page in filtered for s in page["jobSummaryList"]] == world["jobs"]
@@ -205,7 +209,9 @@ def test_a_token_with_different_filters_is_refused(client, world):  # type: igno
     with pytest.raises(client.exceptions.ClientException):
         client.describe_job_definitions(jobDefinitionName=world["other_definition"], nextToken=token)
     with pytest.raises(client.exceptions.ClientException):
-        client.describe_job_definitions(jobDefinitionName=world["definition"], status="ACTIVE", nextToken=token)
+        client.describe_job_definitions(
+            jobDefinitionName=world["definition"], status="ACTIVE", nextToken=token
+        )
 
 
 def test_a_token_of_another_operation_is_refused(client, world):  # type: ignore[no-untyped-def]

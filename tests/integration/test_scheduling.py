@@ -166,6 +166,26 @@ def test_higher_priority_queue_first_then_submission_order(client: Any, tmp_path
     assert sorted(expected, key=lambda n: started[n]) == expected
 
 
+def test_changing_a_queue_priority_reorders_waiting_jobs(client: Any, tmp_path: Path) -> None:
+    create_ce(client, "ce", max_vcpus=1)
+    create_queue(client, "first", ["ce"], priority=10)
+    create_queue(client, "second", ["ce"], priority=5)
+    gate, order = tmp_path / "gate", tmp_path / "order"
+    gated(client, "blocker", gate)
+    register(client, "mark", ["sh", "-c", f'echo "$NAME" >> {order}'])
+    blocker = submit(client, "first", "blocker", "blocker")
+    wait_status(client, blocker, {"RUNNING"})
+    ids = [
+        submit(client, queue, "mark", name, containerOverrides=with_env(NAME=name))
+        for queue, name in (("first", "f1"), ("second", "s1"), ("first", "f2"), ("second", "s2"))
+    ]
+    wait_all(client, ids, {"RUNNABLE"})
+    client.update_job_queue(jobQueue="second", priority=20)
+    open_gate(gate)
+    wait_all(client, ids, {"SUCCEEDED"})
+    assert order.read_text().split() == ["s1", "s2", "f1", "f2"]
+
+
 def test_one_vcpu_runs_one_job_at_a_time(client: Any, tmp_path: Path) -> None:
     create_ce(client, "ce", max_vcpus=1)
     create_queue(client, "q", ["ce"])

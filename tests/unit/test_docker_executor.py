@@ -6,6 +6,8 @@ Every test runs the local `busybox:latest` image: nothing can be pulled here.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,11 +17,21 @@ from typing import Any
 import docker
 import pytest
 
+from batchd.executors import docker as docker_executor
 from batchd.executors.base import OOM_REASON, AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.docker import DockerExecutor
 from batchd.executors.logs import iter_events
 
-PROBLEM = DockerExecutor().problem()
+
+def _engine_problem() -> str | None:
+    try:
+        docker.from_env(timeout=30).close()  # asks the engine its version; a busy engine is still one
+    except Exception as exc:
+        return f"no Docker engine at {os.environ.get('DOCKER_HOST', 'the default socket')}: {exc}"
+    return None
+
+
+PROBLEM = _engine_problem()
 pytestmark = pytest.mark.skipif(
     PROBLEM is not None, reason=f'{PROBLEM} (start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST)'
 )
@@ -66,7 +78,7 @@ def messages(spec: LaunchSpec, stream: str | None = None) -> list[str]:
 
 
 async def wait_for_line(spec: LaunchSpec, line: str) -> None:
-    for _ in range(100):
+    for _ in range(600):
         if spec.log_path.exists() and line in messages(spec):
             return
         await asyncio.sleep(0.1)
@@ -90,7 +102,7 @@ def test_stdout_and_stderr_lines_with_their_stream(tmp_path: Path) -> None:
     assert messages(spec, "stdout") == ["one", "three", "no newline"]
     assert messages(spec, "stderr") == ["two"]
     now = time.time() * 1000
-    assert all(now - 60_000 < e["timestamp"] <= now for e in events)  # the engine's timestamps, in ms
+    assert all(now - 300_000 < e["timestamp"] <= now for e in events)  # the engine's timestamps, in ms
 
 
 def test_long_line_is_one_event(tmp_path: Path) -> None:
@@ -222,7 +234,7 @@ def test_stop_sends_sigterm_then_sigkill_after_grace(tmp_path: Path) -> None:
 
     end, seconds = asyncio.run(scenario())
     assert end.exit_code == 137
-    assert 0.9 < seconds < 10
+    assert 0.9 < seconds < 15
 
 
 def test_stop_within_grace_when_the_process_handles_sigterm(tmp_path: Path) -> None:
@@ -252,6 +264,8 @@ def test_recover_running_container_then_wait(tmp_path: Path) -> None:
         handle = await first.start(spec)
         await wait_for_line(spec, "err")
         await first.close()  # the server stops; the container runs on
+        with spec.log_path.open("a") as file:  # as if it had crashed mid-write
+            file.write('{"timestamp": 1, "str')
         second = DockerExecutor()
         try:
             recovered = await second.recover(spec, handle)
@@ -367,3 +381,19 @@ def test_problem_names_an_unreachable_engine() -> None:
     problem = DockerExecutor("unix:///nonexistent/docker.sock").problem()
     assert problem is not None
     assert problem.startswith("Docker engine not reachable at unix:///nonexistent/docker.sock: ")
+
+
+def test_problem_does_not_hang_on_a_mute_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docker_executor, "PING_TIMEOUT_S", 0.5)
+    path = tmp_path / "mute.sock"
+    with socket.socket(socket.AF_UNIX) as mute:  # accepts connections, never answers
+        mute.bind(str(path))
+        mute.listen()
+        executor = DockerExecutor(f"unix://{path}")
+        began = time.monotonic()
+        assert executor.problem() == f"Docker engine not reachable at unix://{path}: no answer in 0.5 s"
+        assert time.monotonic() - began < 2
+        began = time.monotonic()
+        assert executor.problem() is not None  # cached: no second wait
+        assert time.monotonic() - began < 0.1
+        asyncio.run(executor.close())

@@ -203,3 +203,30 @@ def test_a_job_of_an_unknown_queue_is_ignored() -> None:
 def test_nothing_to_place() -> None:
     plan = place([], {}, {}, HOST, HOST)
     assert plan.assignments == [] and plan.misfits == []
+
+
+def test_ranked_candidates_are_taken_in_the_given_order() -> None:
+    qs = queues(QueueView("q", 1, ("ce",)))
+    candidates = [job("late", seq=9), job("early", seq=1)]
+    assert placed(
+        place(candidates, qs, envs(env("ce", capacity=1)), HOST, HOST, ranked=True).assignments
+    ) == ["late"]
+    assert placed(place(candidates, qs, envs(env("ce", capacity=1)), HOST, HOST).assignments) == ["early"]
+
+
+def test_smallest_vcpus_stops_the_scan_only_when_nothing_can_start() -> None:
+    qs = queues(QueueView("q", 1, ("ce",)))
+    candidates = [job("a", seq=1, vcpus=2), job("b", seq=2, vcpus=1), job("c", seq=3, vcpus=1)]
+    e = envs(env("ce", capacity=3))
+    plan = place(candidates, qs, e, HOST, HOST, smallest_vcpus=1)
+    assert placed(plan.assignments) == ["a", "b"]
+    full = envs(env("ce", capacity=3, used=2.5))
+    assert place(candidates, qs, full, HOST, HOST, smallest_vcpus=1).assignments == []
+
+
+def test_smallest_vcpus_does_not_hide_room_in_another_environment() -> None:
+    qs = queues(QueueView("q1", 2, ("full",)), QueueView("q2", 1, ("roomy",)))
+    candidates = [job("a", "q1", 1), job("b", "q2", 2)]
+    e = envs(env("full", capacity=1, used=1), env("roomy", capacity=1))
+    plan = place(candidates, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1)
+    assert plan.assignments == [Assignment("b", "roomy")]

@@ -41,6 +41,9 @@ T = TypeVar("T")
 LABEL_JOB, LABEL_ATTEMPT, LABEL_MANAGED = "batchd.job-id", "batchd.attempt", "batchd.managed"
 POOL_SIZE = 512  # kept connections: a follower holds one per running container, short calls share the rest
 CALL_THREADS = 32  # concurrent short calls; the engine serialises much of create/start anyway
+# An overloaded engine (hundreds of containers starting) can take minutes to start one more; failing the
+# attempt after the SDK's default 60 s would be worse than waiting.
+CALL_TIMEOUT_S = 300
 PROBLEM_TTL_S = 5.0
 PING_TIMEOUT_S = 10.0  # a busy engine can take seconds to answer; a hung one must not stall the loop
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
@@ -227,10 +230,11 @@ class DockerExecutor:
     def _client(self) -> docker.APIClient:
         with self._api_lock:
             if self._api is None:  # asks the engine its API version: may block, may raise
-                if self._base_url is None:  # docker.from_env() semantics: DOCKER_HOST, DOCKER_TLS_VERIFY…
-                    self._api = docker.APIClient(max_pool_size=POOL_SIZE, **kwargs_from_env())
-                else:
-                    self._api = docker.APIClient(base_url=self._base_url, max_pool_size=POOL_SIZE)
+                # No base_url: docker.from_env()'s semantics (DOCKER_HOST, DOCKER_TLS_VERIFY…).
+                where: dict[str, Any] = (
+                    {"base_url": self._base_url} if self._base_url else {**kwargs_from_env()}
+                )
+                self._api = docker.APIClient(timeout=CALL_TIMEOUT_S, max_pool_size=POOL_SIZE, **where)
             return self._api
 
     async def _call(self, fn: Callable[[docker.APIClient], T]) -> T:

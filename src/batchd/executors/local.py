@@ -8,6 +8,7 @@ recorded. Processes die with the server (PR_SET_PDEATHSIG), so after a crash not
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import ctypes
 import grp
@@ -122,6 +123,7 @@ class LocalExecutor:
             except OSError as exc:
                 log.warning("no cgroup for %s: %s", spec.job_id, exc)
         join = group.join_paths() if group else []
+        work_dir = str(spec.work_dir.resolve())
 
         def in_child() -> None:
             # Runs between fork and exec: keep it to system calls.
@@ -132,6 +134,9 @@ class LocalExecutor:
                     file.write(pid)
             for which, soft, hard in limits:
                 resource.setrlimit(which, (soft, hard))
+            # Here rather than through `cwd=`: uvloop (what uvicorn runs) changes directory after this
+            # function, so as the job's user, who may not be allowed into the data directory's parents.
+            os.chdir(work_dir)
             if ids is not None:
                 os.setgroups([])
                 os.setgid(ids[1])
@@ -142,7 +147,6 @@ class LocalExecutor:
             process = await asyncio.create_subprocess_exec(
                 *spec.command,
                 env={"PATH": DEFAULT_PATH, "HOME": str(spec.work_dir), **spec.environment},
-                cwd=spec.work_dir,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -257,12 +261,28 @@ def _is_zombie(pid: int) -> bool:
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, writer: LogWriter) -> None:
+    """One log event per output line; a line longer than the reader's limit becomes several events.
+
+    `readline()` would drop the buffered part of an over-long line; `readuntil()` leaves it to be read.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    split = False
     while True:
         try:
-            line = await stream.readline()
-        except ValueError:
-            # A line longer than the reader's limit: take what is buffered as one event.
-            line = await stream.read(65536)
-        if not line:
+            chunk = await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            # End of output: what is left has no newline.
+            if end.partial:
+                writer.write(name, decoder.decode(end.partial, final=True))
             return
-        writer.write(name, line.decode("utf-8", errors="replace"))
+        except asyncio.LimitOverrunError as over:
+            chunk = await stream.read(over.consumed or 1)
+            writer.write(name, decoder.decode(chunk))
+            split = True
+            continue
+        if split and chunk == b"\n":
+            # The end of a line already written in pieces.
+            split = False
+            continue
+        split = False
+        writer.write(name, decoder.decode(chunk))

@@ -7,6 +7,7 @@ import os
 
 from batchd.config import Settings
 from batchd.executors.base import Executor
+from batchd.executors.docker import DockerExecutor
 from batchd.executors.local import LocalExecutor
 
 log = logging.getLogger("batchd")
@@ -19,16 +20,11 @@ class Executors:
 
     @classmethod
     def create(cls, settings: Settings) -> Executors:
-        executors: dict[str, Executor] = {"local": LocalExecutor()}
-        try:
-            from batchd.executors.docker import DockerExecutor
-
-            executors["docker"] = DockerExecutor()
-        except ImportError:  # TEMPORARY until the docker executor lands
-            pass
+        docker = DockerExecutor()
+        executors: dict[str, Executor] = {"local": LocalExecutor(), "docker": docker}
         default = settings.executor
         if default == "auto":
-            problem = executors["docker"].problem() if "docker" in executors else "no docker executor"
+            problem = docker.problem()
             default = "docker" if problem is None else "local"
             where = os.environ.get("DOCKER_HOST", "the default socket")
             if problem is None:

@@ -1,0 +1,271 @@
+"""Acceptance: the unmodified `aws` command line drives all 16 operations against a real `batchd serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import BATCHD, Server, describe, wait_status
+
+ACCOUNT = "123456789012"
+
+
+def aws_executable() -> str:
+    beside = Path(sys.executable).parent / "aws"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("aws")
+    if found is None:
+        pytest.skip("the aws command line is not installed")
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):  # type: ignore[no-untyped-def]
+    srv = Server(
+        tmp_path_factory.mktemp("cli") / "data",
+        ["--executor", "local", "--stop-grace-seconds", "2"],
+    )
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """An environment with throwaway credentials and no user config, so the test sees only batchd."""
+    home = tmp_path_factory.mktemp("aws-home")
+    (home / "config").write_text("[default]\nregion = us-east-1\n")
+    (home / "credentials").write_text("[default]\naws_access_key_id = test\naws_secret_access_key = test\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=str(home / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"),
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_PAGER="",
+        AWS_MAX_ATTEMPTS="1",
+        HOME=str(home),
+    )
+    return env
+
+
+class Cli:
+    def __init__(self, server: Server, env: dict[str, str]) -> None:
+        self.server = server
+        self.env = env
+        self.executable = aws_executable()
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.executable, "batch", *args, "--endpoint-url", self.server.endpoint, "--output", "json"],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+        )
+
+    def __call__(self, *args: str) -> dict[str, Any]:
+        result = self.run(*args)
+        assert result.returncode == 0, f"aws batch {' '.join(args)} failed:\n{result.stderr}"
+        return json.loads(result.stdout) if result.stdout.strip() else {}
+
+    def fails(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.returncode != 0, result.stdout
+        assert "Traceback" not in result.stderr
+        return result.stderr
+
+
+@pytest.fixture
+def aws(server, cli_env):  # type: ignore[no-untyped-def]
+    return Cli(server, cli_env)
+
+
+def job_status(aws: Cli, job_id: str) -> dict[str, Any]:
+    jobs = aws("describe-jobs", "--jobs", job_id)["jobs"]
+    assert len(jobs) == 1
+    return dict(jobs[0])
+
+
+def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignore[no-untyped-def]
+    # The CLI makes every change and every check below; boto3 only polls while jobs move on, because each
+    # `aws` process takes a second or more to start.
+    poll = server.client()
+
+    # CreateComputeEnvironment / UpdateComputeEnvironment / DescribeComputeEnvironments
+    created = aws(
+        "create-compute-environment",
+        "--compute-environment-name", "cli-ce",
+        "--type", "MANAGED",
+        "--compute-resources", '{"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["optimal"]}',
+        "--tags", "team=cli",
+    )  # fmt: skip
+    assert created == {
+        "computeEnvironmentName": "cli-ce",
+        "computeEnvironmentArn": f"arn:aws:batch:us-east-1:{ACCOUNT}:compute-environment/cli-ce",
+    }
+    aws("update-compute-environment", "--compute-environment", "cli-ce", "--compute-resources", "maxvCpus=4")
+    environment = aws("describe-compute-environments", "--compute-environments", "cli-ce")[
+        "computeEnvironments"
+    ][0]
+    assert environment["status"] == "VALID"
+    assert environment["statusReason"] == "ComputeEnvironment Healthy"
+    assert environment["ecsClusterArn"].startswith(f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/cli-ce")
+    assert environment["tags"] == {"team": "cli"}
+    assert environment["computeResources"]["maxvCpus"] == 4
+    assert environment["computeResources"]["instanceTypes"] == ["optimal"]
+
+    # CreateJobQueue / UpdateJobQueue / DescribeJobQueues
+    queue = aws(
+        "create-job-queue",
+        "--job-queue-name", "cli-q",
+        "--priority", "1",
+        "--compute-environment-order", "order=1,computeEnvironment=cli-ce",
+    )  # fmt: skip
+    assert queue["jobQueueArn"] == f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/cli-q"
+    aws("update-job-queue", "--job-queue", "cli-q", "--priority", "10")
+    detail = aws("describe-job-queues", "--job-queues", "cli-q")["jobQueues"][0]
+    assert detail["priority"] == 10
+    assert detail["status"] == "VALID"
+    assert detail["statusReason"] == "JobQueue Healthy"
+    assert detail["computeEnvironmentOrder"] == [
+        {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
+    ]
+
+    # RegisterJobDefinition / DescribeJobDefinitions
+    definition = aws(
+        "register-job-definition",
+        "--job-definition-name", "cli-hello",
+        "--type", "container",
+        "--container-properties",
+        json.dumps({"image": "busybox", "vcpus": 1, "memory": 64, "command": ["sh", "-c", "echo hi"]}),
+    )  # fmt: skip
+    assert definition["revision"] == 1
+    assert definition["jobDefinitionArn"] == f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/cli-hello:1"
+    described = aws("describe-job-definitions", "--job-definition-name", "cli-hello", "--status", "ACTIVE")
+    assert [d["revision"] for d in described["jobDefinitions"]] == [1]
+    assert described["jobDefinitions"][0]["containerProperties"]["command"] == ["sh", "-c", "echo hi"]
+
+    # SubmitJob / DescribeJobs / ListJobs: a job that runs to SUCCEEDED
+    submitted = aws(
+        "submit-job", "--job-name", "hello", "--job-queue", "cli-q", "--job-definition", "cli-hello"
+    )
+    job_id = submitted["jobId"]
+    assert submitted["jobName"] == "hello"
+    wait_status(poll, job_id)
+    done = job_status(aws, job_id)
+    assert done["status"] == "SUCCEEDED", done
+    assert done["container"]["exitCode"] == 0
+    assert done["jobQueue"] == queue["jobQueueArn"]
+    assert done["jobDefinition"] == definition["jobDefinitionArn"]
+    assert done["stoppedAt"] >= done["startedAt"] >= done["createdAt"]
+    listed = aws("list-jobs", "--job-queue", "cli-q", "--job-status", "SUCCEEDED")["jobSummaryList"]
+    assert [s["jobId"] for s in listed] == [job_id]
+    logs = subprocess.run(
+        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), "--no-timestamps"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "hi" in logs.stdout.split()
+
+    # CancelJob on a job that can never be placed (16 vCPUs on a 4-vCPU environment)
+    held = aws(
+        "submit-job", "--job-name", "held", "--job-queue", "cli-q", "--job-definition", "cli-hello",
+        "--container-overrides", "vcpus=16",
+    )["jobId"]  # fmt: skip
+    wait_status(poll, held, ["RUNNABLE"])
+    aws("cancel-job", "--job-id", held, "--reason", "cancelled from the cli")
+    cancelled = describe(poll, held)
+    assert cancelled["status"] == "FAILED"
+    assert cancelled["statusReason"] == "cancelled from the cli"
+
+    # TerminateJob on a running job; ListJobs without a status lists it (RUNNING is the default)
+    sleeper = aws(
+        "submit-job", "--job-name", "sleeper", "--job-queue", "cli-q", "--job-definition", "cli-hello",
+        "--container-overrides", '{"command": ["sleep", "30"]}',
+    )["jobId"]  # fmt: skip
+    try:
+        wait_status(poll, sleeper, ["RUNNING"])
+        assert [s["jobId"] for s in aws("list-jobs", "--job-queue", "cli-q")["jobSummaryList"]] == [sleeper]
+    finally:
+        aws("terminate-job", "--job-id", sleeper, "--reason", "terminated from the cli")
+    terminated = wait_status(poll, sleeper)
+    assert terminated["status"] == "FAILED"
+    assert terminated["statusReason"] == "terminated from the cli"
+
+    # DeregisterJobDefinition: the revision is INACTIVE and takes no new jobs
+    aws("deregister-job-definition", "--job-definition", "cli-hello:1")
+    assert (
+        poll.describe_job_definitions(jobDefinitions=["cli-hello:1"])["jobDefinitions"][0]["status"]
+        == "INACTIVE"
+    )
+    stderr = aws.fails(
+        "submit-job", "--job-name", "late", "--job-queue", "cli-q", "--job-definition", "cli-hello"
+    )
+    assert "ClientException" in stderr
+    assert "does not exist or is not in ACTIVE status" in stderr
+
+    # DeleteJobQueue, then DeleteComputeEnvironment
+    aws("update-job-queue", "--job-queue", "cli-q", "--state", "DISABLED")
+    aws("delete-job-queue", "--job-queue", "cli-q")
+    assert poll.describe_job_queues(jobQueues=["cli-q"])["jobQueues"] == []
+    aws("update-compute-environment", "--compute-environment", "cli-ce", "--state", "DISABLED")
+    aws("delete-compute-environment", "--compute-environment", "cli-ce")
+    assert (
+        aws("describe-compute-environments", "--compute-environments", "cli-ce")["computeEnvironments"] == []
+    )
+    # Finished jobs stay describable after their queue is gone.
+    assert describe(poll, job_id)["status"] == "SUCCEEDED"
+
+
+def test_errors_reach_the_cli_as_client_exceptions(aws):  # type: ignore[no-untyped-def]
+    stderr = aws.fails("describe-jobs", "--jobs", "not a job id")
+    assert "ClientException" in stderr
+    stderr = aws.fails("cancel-job", "--job-id", "00000000-0000-4000-8000-000000000000", "--reason", "x")
+    assert "ClientException" in stderr and "does not exist" in stderr
+    stderr = aws.fails("delete-job-queue", "--job-queue", "no-such-queue")
+    assert "does not exist" in stderr
+    aws(
+        "create-compute-environment", "--compute-environment-name", "cli-dup", "--type", "UNMANAGED",
+    )  # fmt: skip
+    stderr = aws.fails(
+        "create-compute-environment", "--compute-environment-name", "cli-dup", "--type", "UNMANAGED"
+    )
+    assert "Object already exists" in stderr
+
+
+def test_the_cli_follows_next_tokens(aws, server):  # type: ignore[no-untyped-def]
+    setup = server.client()
+    for _ in range(5):
+        setup.register_job_definition(
+            jobDefinitionName="cli-paged",
+            type="container",
+            containerProperties={"image": "busybox", "vcpus": 1, "memory": 8},
+        )
+    everything = aws("describe-job-definitions", "--job-definition-name", "cli-paged", "--page-size", "2")
+    assert [d["revision"] for d in everything["jobDefinitions"]] == [1, 2, 3, 4, 5]
+    assert "nextToken" not in everything
+    first = aws(
+        "describe-job-definitions",
+        "--job-definition-name",
+        "cli-paged",
+        "--max-items",
+        "3",
+        "--page-size",
+        "2",
+    )
+    assert [d["revision"] for d in first["jobDefinitions"]] == [1, 2, 3]
+    rest = aws(
+        "describe-job-definitions", "--job-definition-name", "cli-paged", "--page-size", "2",
+        "--starting-token", first["NextToken"],
+    )  # fmt: skip
+    assert [d["revision"] for d in rest["jobDefinitions"]] == [4, 5]

@@ -1,0 +1,179 @@
+"""Job output: kept per attempt with timestamps, shown by `batchd logs`, followed live (SPEC §11, §18)."""
+
+from __future__ import annotations
+
+import re
+import selectors
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.jobtools import create_ce, create_queue, gate_wait, logs, open_gate, output, submit
+from tests.support import BATCHD, Server, register, wait_status
+
+STAMPED = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\S*) (stdout|stderr): (.*)")
+
+
+@pytest.fixture
+def queue(client: Any) -> str:
+    create_ce(client, "ce", max_vcpus=4)
+    return create_queue(client, "q", ["ce"])
+
+
+def read_line(process: subprocess.Popen[str], timeout: float = 30) -> str:
+    """One line of the process's stdout, or fail after `timeout` seconds."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise AssertionError(f"no output within {timeout}s")
+    return process.stdout.readline()
+
+
+def test_stdout_and_stderr_are_kept_with_timestamps(server: Server, client: Any, queue: str) -> None:
+    register(client, "talk", ["sh", "-c", "echo out1; echo err1 >&2; echo out2; echo 'with  spaces '"])
+    job = submit(client, queue, "talk")
+    assert wait_status(client, job)["status"] == "SUCCEEDED"
+    lines = logs(server, job).stdout.splitlines()
+    parsed = [STAMPED.fullmatch(line) for line in lines]
+    assert all(parsed), lines
+    events = [(m.group(2), m.group(3)) for m in parsed if m]
+    assert sorted(events) == sorted(
+        [("stdout", "out1"), ("stderr", "err1"), ("stdout", "out2"), ("stdout", "with  spaces ")]
+    )
+    stdout_only = [message for stream, message in events if stream == "stdout"]
+    assert stdout_only == ["out1", "out2", "with  spaces "]
+    stamps = [m.group(1) for m in parsed if m]
+    assert stamps == sorted(stamps)
+    assert sorted(output(server, job)) == sorted(["out1", "err1", "out2", "with  spaces "])
+
+
+def test_log_stream_name(server: Server, client: Any, queue: str) -> None:
+    register(client, "named-def", ["echo", "hi"])
+    job = submit(client, queue, "named-def")
+    done = wait_status(client, job)
+    stream = done["container"]["logStreamName"]
+    assert re.fullmatch(r"named-def/default/[0-9a-f-]{36}", stream), stream
+    assert done["attempts"][0]["container"]["logStreamName"] == stream
+    assert output(server, job) == ["hi"]
+
+
+def test_logs_of_every_attempt(server: Server, client: Any, queue: str) -> None:
+    client.register_job_definition(
+        jobDefinitionName="twice",
+        type="container",
+        retryStrategy={"attempts": 2},
+        containerProperties={
+            "image": "busybox",
+            "vcpus": 1,
+            "memory": 64,
+            "command": [
+                "sh",
+                "-c",
+                'echo "attempt $AWS_BATCH_JOB_ATTEMPT"; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]',
+            ],
+        },
+    )
+    job = submit(client, queue, "twice")
+    assert wait_status(client, job)["status"] == "SUCCEEDED"
+    assert output(server, job) == ["attempt 1", "attempt 2"]
+    assert output(server, job, "--attempt", "1") == ["attempt 1"]
+    assert output(server, job, "--attempt", "2") == ["attempt 2"]
+
+
+def test_logs_of_a_job_without_output(server: Server, client: Any, queue: str) -> None:
+    register(client, "quiet", ["true"])
+    job = submit(client, queue, "quiet")
+    assert wait_status(client, job)["status"] == "SUCCEEDED"
+    assert logs(server, job).stdout == ""
+
+
+def test_long_and_unterminated_lines(server: Server, client: Any, queue: str) -> None:
+    script = (
+        "head -c 200000 /dev/zero | tr '\\0' x; echo; yes ✓ | head -n 30000 | tr -d '\\n'; echo; printf tail"
+    )
+    register(client, "long", ["sh", "-c", script])
+    job = submit(client, queue, "long")
+    assert wait_status(client, job)["status"] == "SUCCEEDED"
+    text = "".join(output(server, job))
+    # Over-long lines may be cut into several events, but nothing is lost or garbled.
+    assert text == "x" * 200000 + "✓" * 30000 + "tail"
+
+
+def test_logs_of_an_unknown_job(server: Server, client: Any) -> None:
+    result = logs(server, "00000000-0000-0000-0000-000000000000", check=False)
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr
+
+
+def test_logs_without_a_data_dir(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*BATCHD, "logs", "some-job", "--data-dir", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--data-dir" in result.stderr
+
+
+def test_follow_streams_a_running_job(server: Server, client: Any, queue: str, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    register(client, "slow", ["sh", "-c", f"echo first; {gate_wait(gate)}; echo second"])
+    job = submit(client, queue, "slow")
+    wait_status(client, job, {"RUNNING"})
+    follower = subprocess.Popen(
+        [*BATCHD, "logs", job, "--data-dir", str(server.data_dir), "--follow", "--no-timestamps"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert read_line(follower) == "first\n"
+        assert follower.poll() is None
+        assert not gate.exists()
+        open_gate(gate)
+        assert read_line(follower) == "second\n"
+        assert follower.wait(timeout=30) == 0
+        assert follower.stdout is not None and follower.stdout.read() == ""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert wait_status(client, job)["status"] == "SUCCEEDED"
+
+
+def test_follow_of_a_queued_job_waits_for_it(server: Server, client: Any, queue: str, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    register(client, "hold", ["sh", "-c", gate_wait(gate)])
+    register(client, "after", ["echo", "finally"])
+    first = submit(client, queue, "hold", "first")
+    second = submit(client, queue, "after", "second", dependsOn=[{"jobId": first}])
+    wait_status(client, second, {"PENDING"})
+    follower = subprocess.Popen(
+        [*BATCHD, "logs", second, "--data-dir", str(server.data_dir), "-f", "--no-timestamps"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        start = time.monotonic()
+        open_gate(gate)
+        assert read_line(follower) == "finally\n"
+        assert follower.wait(timeout=30) == 0
+        assert time.monotonic() - start < 30
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+
+def test_follow_of_an_ended_job_prints_and_exits(server: Server, client: Any, queue: str) -> None:
+    register(client, "done", ["echo", "over"])
+    job = submit(client, queue, "done")
+    wait_status(client, job)
+    result = logs(server, job, "--follow", "--no-timestamps")
+    assert result.stdout.splitlines() == ["over"]
