@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from batchd.errors import BatchError, ClientException
 
 MAX_BODY_BYTES = 1024 * 1024
+# A \uD800-\uDFFF escape: valid JSON text, but alone it decodes to a lone surrogate, not a character.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -28,6 +31,13 @@ def parse_body(body: bytes) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise ClientException(f"The request body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ClientException(
+                "The request body holds a lone UTF-16 surrogate (\\uD800-\\uDFFF escape)."
+            ) from None
     if value is None:
         return {}
     if not isinstance(value, dict):

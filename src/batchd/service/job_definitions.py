@@ -33,9 +33,19 @@ def parse_reference(scope: Scope, reference: str) -> tuple[str, int | None] | No
     return name, int(revision)
 
 
+def check_command(command: list[str] | None, member: str) -> None:
+    for arg in command or []:
+        if "\x00" in arg:
+            raise ClientException(f"{member} arguments must not contain NUL characters.")
+
+
 def check_environment_names(environment: list[dict[str, str]] | None, member: str) -> None:
     for entry in environment or []:
         name = entry.get("name", "")
+        if not name or "=" in name or "\x00" in name or "\x00" in entry.get("value", ""):
+            raise ClientException(
+                f"{member} name '{name}' is invalid: names must be non-empty, without '=' or NUL characters."
+            )
         if name.startswith("AWS_BATCH"):
             raise ClientException(
                 f"{member} name '{name}' is reserved: names starting with AWS_BATCH are set by Batch itself."
@@ -201,6 +211,7 @@ def _check_container(container: dict[str, Any]) -> None:
     vcpus, memory = resource_amounts(container)
     check_amounts(vcpus, memory, "containerProperties", required=True)
     check_environment_names(container.get("environment"), "containerProperties.environment")
+    check_command(container.get("command"), "containerProperties.command")
     names = set()
     for volume in container.get("volumes") or []:
         volume_name = volume.get("name")

@@ -14,6 +14,7 @@ from batchd.service.common import Caller, ServiceDeps, check_list_size, check_ta
 from batchd.service.job_definitions import (
     JobDefinitions,
     check_amounts,
+    check_command,
     check_environment_names,
     check_retry_strategy,
     check_timeout,
@@ -99,6 +100,7 @@ class Jobs:
             )
         overrides = params.get("containerOverrides") or {}
         check_environment_names(overrides.get("environment"), "containerOverrides.environment")
+        check_command(overrides.get("command"), "containerOverrides.command")
         vcpus, memory = resource_amounts(overrides)
         check_amounts(vcpus, memory, "containerOverrides", required=False)
         check_retry_strategy(params.get("retryStrategy"))
