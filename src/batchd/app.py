@@ -30,23 +30,23 @@ class Server:
     executors: Executors
 
 
-def _token_secret(store: SqliteStore) -> bytes:
-    """Kept in the database so nextTokens stay valid across restarts."""
+def _persistent_secret(store: SqliteStore, key: str, size: int) -> str:
+    """Made once and kept in the database: nextTokens and the server's identity survive restarts."""
     with store.transaction():
-        secret = store.get_meta("token_secret")
-        if secret is None:
-            secret = secrets.token_hex(32)
-            store.set_meta("token_secret", secret)
-    return bytes.fromhex(secret)
+        value = store.get_meta(key)
+        if value is None:
+            value = secrets.token_hex(size)
+            store.set_meta(key, value)
+    return value
 
 
 def build(settings: Settings) -> Server:
     store = SqliteStore(settings.database_path)
-    executors = Executors.create(settings)
+    executors = Executors.create(settings, server_id=_persistent_secret(store, "server_id", 8))
     scheduler = Scheduler(store, executors, settings)
     deps = ServiceDeps(
         store=store,
-        paginator=Paginator(_token_secret(store)),
+        paginator=Paginator(bytes.fromhex(_persistent_secret(store, "token_secret", 32))),
         notify=scheduler.wake,
         executor_problem=executors.problem,
         default_executor=executors.default,

@@ -11,7 +11,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +156,6 @@ def kill_if_alive(*pids: int) -> None:
         if not process_gone(pid):
             with contextlib.suppress(OSError):
                 os.kill(pid, 9)
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
 
 
 PYTHON = sys.executable

@@ -21,7 +21,7 @@ def _engine_problem() -> str | None:
 
 pytestmark = pytest.mark.skipif(
     _engine_problem() is not None,
-    reason=f"no Docker engine ({_engine_problem()}); start one with: eval \"$(.ci/docker-up)\"; export DOCKER_HOST",
+    reason=f'no Docker engine ({_engine_problem()}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
 )
 
 
@@ -35,7 +35,16 @@ def docker_server(tmp_path: Path) -> Iterator[Server]:
 
 def _logs(server: Server, job_id: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "batchd.cli", "logs", job_id, "--data-dir", str(server.data_dir), "--no-timestamps"],
+        [
+            sys.executable,
+            "-m",
+            "batchd.cli",
+            "logs",
+            job_id,
+            "--data-dir",
+            str(server.data_dir),
+            "--no-timestamps",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -60,7 +69,11 @@ def test_container_job_output_environment_and_cleanup(docker_server: Server) -> 
     register(
         client,
         "env",
-        ["sh", "-c", "echo job=$AWS_BATCH_JOB_ID attempt=$AWS_BATCH_JOB_ATTEMPT q=$AWS_BATCH_JQ_NAME; echo oops >&2"],
+        [
+            "sh",
+            "-c",
+            "echo job=$AWS_BATCH_JOB_ID attempt=$AWS_BATCH_JOB_ATTEMPT q=$AWS_BATCH_JQ_NAME; echo oops >&2",
+        ],
         environment=[{"name": "GREETING", "value": "hi"}],
     )
     job = client.submit_job(jobName="env", jobQueue=queue, jobDefinition="env")
@@ -79,7 +92,9 @@ def test_exit_code_and_missing_image(docker_server: Server) -> None:
     queue = make_environment(client)
     register(client, "exit3", ["sh", "-c", "exit 3"])
     register(client, "noimage", ["true"], image="batchd-test/does-not-exist:1")
-    failed = wait_status(client, client.submit_job(jobName="e", jobQueue=queue, jobDefinition="exit3")["jobId"], timeout=60)
+    failed = wait_status(
+        client, client.submit_job(jobName="e", jobQueue=queue, jobDefinition="exit3")["jobId"], timeout=60
+    )
     assert failed["status"] == "FAILED"
     assert failed["container"]["exitCode"] == 3
     missing = client.submit_job(jobName="m", jobQueue=queue, jobDefinition="noimage")
@@ -93,7 +108,9 @@ def test_memory_limit_kills_the_container(docker_server: Server) -> None:
     client = docker_server.client()
     queue = make_environment(client)
     register(client, "hog", ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"], memory=16)
-    job = wait_status(client, client.submit_job(jobName="hog", jobQueue=queue, jobDefinition="hog")["jobId"], timeout=60)
+    job = wait_status(
+        client, client.submit_job(jobName="hog", jobQueue=queue, jobDefinition="hog")["jobId"], timeout=60
+    )
     assert job["status"] == "FAILED"
     assert job["container"]["reason"].startswith("OutOfMemoryError")
 
@@ -114,7 +131,9 @@ def test_mounts_readonly_root_user_and_ulimits(docker_server: Server, tmp_path: 
         user="65534",
         ulimits=[{"name": "nofile", "softLimit": 100, "hardLimit": 100}],
     )
-    job = wait_status(client, client.submit_job(jobName="c", jobQueue=queue, jobDefinition="confined")["jobId"], timeout=60)
+    job = wait_status(
+        client, client.submit_job(jobName="c", jobQueue=queue, jobDefinition="confined")["jobId"], timeout=60
+    )
     assert job["status"] == "SUCCEEDED", job
     assert (shared / "uid").read_text().strip() == "65534"
     assert (shared / "nofile").read_text().strip() == "100"
@@ -144,7 +163,11 @@ def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_pa
     register(
         client,
         "waiter",
-        ["sh", "-c", "echo started; while [ ! -f /gate/$AWS_BATCH_JOB_ID ]; do sleep 0.1; done; echo finished; exit 7"],
+        [
+            "sh",
+            "-c",
+            "echo started; while [ ! -f /gate/$AWS_BATCH_JOB_ID ]; do sleep 0.1; done; echo finished; exit 7",
+        ],
         volumes=[{"name": "gate", "host": {"sourcePath": str(gate)}}],
         mountPoints=[{"sourceVolume": "gate", "containerPath": "/gate", "readOnly": True}],
     )
@@ -155,10 +178,14 @@ def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_pa
     docker_server.kill()
     (gate / early).touch()
     wait_for(
-        lambda: subprocess.run(
-            ["docker", "ps", "-q", "--filter", f"label=batchd.job-id={early}"], capture_output=True, text=True
-        ).stdout.strip()
-        == "",
+        lambda: (
+            subprocess.run(
+                ["docker", "ps", "-q", "--filter", f"label=batchd.job-id={early}"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            == ""
+        ),
         timeout=30,
         what="the early container to exit while the server is down",
     )

@@ -384,15 +384,17 @@ def test_problem_names_an_unreachable_engine() -> None:
 
 
 def test_problem_does_not_hang_on_a_mute_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(docker_executor, "PING_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(docker_executor, "PING_TIMEOUT_S", 1)
     path = tmp_path / "mute.sock"
     with socket.socket(socket.AF_UNIX) as mute:  # accepts connections, never answers
         mute.bind(str(path))
         mute.listen()
         executor = DockerExecutor(f"unix://{path}")
         began = time.monotonic()
-        assert executor.problem() == f"Docker engine not reachable at unix://{path}: no answer in 0.5 s"
-        assert time.monotonic() - began < 2
+        problem = executor.problem()
+        assert time.monotonic() - began < 3
+        assert problem is not None and problem.startswith(f"Docker engine not reachable at unix://{path}: ")
+        assert "timed out" in problem
         began = time.monotonic()
         assert executor.problem() is not None  # cached: no second wait
         assert time.monotonic() - began < 0.1

@@ -71,5 +71,8 @@ class Executor(Protocol):
     async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
         """After a restart: None if the attempt still runs (then `wait` reattaches), else how it ended."""
 
+    async def reap(self, known: list[Handle]) -> None:
+        """After a restart: removes what this executor started that no job knows (a crash mid-launch)."""
+
     async def close(self) -> None:
         """Releases what the executor holds (connections, threads)."""

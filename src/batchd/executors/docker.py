@@ -45,7 +45,7 @@ CALL_THREADS = 32  # concurrent short calls; the engine serialises much of creat
 # attempt after the SDK's default 60 s would be worse than waiting.
 CALL_TIMEOUT_S = 300
 PROBLEM_TTL_S = 5.0
-PING_TIMEOUT_S = 10.0  # a busy engine can take seconds to answer; a hung one must not stall the loop
+PING_TIMEOUT_S = 5  # twice (version, ping) at most: a busy engine can take seconds to answer
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
 # What a connection to the engine can fail with, beyond the SDK's own errors.
@@ -213,9 +213,12 @@ class _Follower(threading.Thread):
 class DockerExecutor:
     name = "docker"
 
-    def __init__(self, base_url: str | None = None) -> None:
+    def __init__(self, base_url: str | None = None, owner: str = "true") -> None:
         # Nothing connects here: the server creates every executor, used or not.
         self._base_url = base_url
+        # The value of the batchd.managed label: which server's containers these are, so servers
+        # sharing one engine never take each other's containers for orphans.
+        self._owner = owner
         self._api: docker.APIClient | None = None
         self._api_lock = threading.Lock()
         self._calls = concurrent.futures.ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="batchd-docker")
@@ -223,18 +226,16 @@ class DockerExecutor:
         self._starting: set[str] = set()  # names of containers being created, not orphans
         self._problem: tuple[float, str | None] | None = None
 
-    @property
-    def where(self) -> str:
-        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    def _connect(self, timeout: int) -> docker.APIClient:
+        """A client; asks the engine its API version, so it may block (up to `timeout`) and raise."""
+        # No base_url: docker.from_env()'s semantics (DOCKER_HOST, DOCKER_TLS_VERIFY…).
+        where: dict[str, Any] = {"base_url": self._base_url} if self._base_url else {**kwargs_from_env()}
+        return docker.APIClient(timeout=timeout, max_pool_size=POOL_SIZE, **where)
 
     def _client(self) -> docker.APIClient:
         with self._api_lock:
-            if self._api is None:  # asks the engine its API version: may block, may raise
-                # No base_url: docker.from_env()'s semantics (DOCKER_HOST, DOCKER_TLS_VERIFY…).
-                where: dict[str, Any] = (
-                    {"base_url": self._base_url} if self._base_url else {**kwargs_from_env()}
-                )
-                self._api = docker.APIClient(timeout=CALL_TIMEOUT_S, max_pool_size=POOL_SIZE, **where)
+            if self._api is None:
+                self._api = self._connect(CALL_TIMEOUT_S)
             return self._api
 
     async def _call(self, fn: Callable[[docker.APIClient], T]) -> T:
@@ -243,15 +244,18 @@ class DockerExecutor:
     def problem(self) -> str | None:
         now = time.monotonic()
         if self._problem is None or now - self._problem[0] > PROBLEM_TTL_S:
-            # Called on the event loop: a hung engine must not hold it for the client's 60 s timeout.
-            reason: str | None = None
+            # Called on the event loop, hence a client of its own with a short timeout.
+            reason = None
             try:
-                self._calls.submit(lambda: self._client().ping()).result(timeout=PING_TIMEOUT_S)
-            except TimeoutError:
-                reason = f"no answer in {PING_TIMEOUT_S:g} s"
-            except Exception as exc:  # any cause (no socket, refused, bad DOCKER_HOST) is the reason
+                pinger = self._connect(PING_TIMEOUT_S)
+                try:
+                    pinger.ping()
+                finally:
+                    pinger.close()
+            except Exception as exc:  # any cause (no socket, refused, mute, bad DOCKER_HOST) is the reason
                 reason = str(exc)
-            self._problem = (now, reason and f"Docker engine not reachable at {self.where}: {reason}")
+            where = self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+            self._problem = (now, reason and f"Docker engine not reachable at {where}: {reason}")
         return self._problem[1]
 
     async def start(self, spec: LaunchSpec) -> Handle:
@@ -259,7 +263,7 @@ class DockerExecutor:
         self._starting.add(name)
         try:
             await self._call(lambda api: _ensure_image(api, spec.image))
-            container_id = await self._call(lambda api: _create(api, spec, name))
+            container_id = await self._call(lambda api: _create(api, spec, name, self._owner))
             await self._follower(container_id, spec.log_path)
         except TRANSIENT as exc:  # the engine itself failed (unreachable, timed out)
             raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
@@ -322,11 +326,15 @@ class DockerExecutor:
             return await self.wait(spec, handle)
         return None
 
+    async def reap(self, known: list[Handle]) -> None:
+        ids = {str(h.get("container_id")) for h in known} | {str(h.get("name")) for h in known}
+        await self.remove_orphans(await self.orphans(ids))
+
     async def orphans(self, known: set[str]) -> list[str]:
         """Ids of batchd's containers that belong to no known attempt (`known`: container ids or names),
         e.g. started right before a crash. Remove them with `remove_orphans`."""
         listed = await self._call(
-            lambda api: api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+            lambda api: api.containers(all=True, filters={"label": f"{LABEL_MANAGED}={self._owner}"})
         )
         ours = known | set(self._followers) | self._starting
         return [
@@ -348,10 +356,9 @@ class DockerExecutor:
 
         await asyncio.to_thread(join)
         self._calls.shutdown(wait=False, cancel_futures=True)
-        with self._api_lock:
-            if self._api is not None:
-                self._api.close()
-                self._api = None
+        api, self._api = self._api, None  # not under the lock: a hung engine may hold it in `_connect`
+        if api is not None:
+            api.close()
 
     async def _running(self, container_id: str) -> bool:
         try:
@@ -393,7 +400,7 @@ def _ensure_image(api: docker.APIClient, image: str) -> None:
         raise LaunchFailed(f"CannotPullContainerError: {_detail(exc)}") from exc
 
 
-def _create(api: docker.APIClient, spec: LaunchSpec, name: str) -> str:
+def _create(api: docker.APIClient, spec: LaunchSpec, name: str, owner: str) -> str:
     """Creates and starts the attempt's container; raises LaunchFailed, leaving no container behind."""
     volumes = {v.get("name"): v for v in spec.volumes}
     binds: list[str] = []
@@ -420,7 +427,7 @@ def _create(api: docker.APIClient, spec: LaunchSpec, name: str) -> str:
         ulimits=[Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"]) for u in spec.ulimits],
         network_mode="none",
     )
-    labels = {LABEL_JOB: spec.job_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_MANAGED: "true"}
+    labels = {LABEL_JOB: spec.job_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_MANAGED: owner}
 
     def create() -> str:
         created = api.create_container(

@@ -216,6 +216,10 @@ class LocalExecutor:
             await _remove(group)
         return AttemptEnd(None, "Executor restarted: the local process ended with the previous batchd server")
 
+    async def reap(self, known: list[Handle]) -> None:
+        # Local processes die with the server: nothing can be left over.
+        return None
+
     async def close(self) -> None:
         for attempt in list(self._attempts.values()):
             if attempt.process.returncode is None:

@@ -19,8 +19,8 @@ class Executors:
         self.default = default
 
     @classmethod
-    def create(cls, settings: Settings) -> Executors:
-        docker = DockerExecutor()
+    def create(cls, settings: Settings, server_id: str) -> Executors:
+        docker = DockerExecutor(owner=server_id)
         executors: dict[str, Executor] = {"local": LocalExecutor(), "docker": docker}
         default = settings.executor
         if default == "auto":

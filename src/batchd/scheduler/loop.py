@@ -427,7 +427,16 @@ class Scheduler:
 
     async def _recover(self) -> None:
         """Reattach to attempts still running, settle those that ended while the server was down."""
-        for job in self._store.jobs_in_status(ACTIVE):
+        active = self._store.jobs_in_status(ACTIVE)
+        for name in ("local", "docker"):
+            known = [job.run["handle"] for job in active if job.run and job.run.get("handle")]
+            executor = self._executors.get(name)
+            if executor.problem() is None:
+                try:
+                    await executor.reap(known)
+                except Exception:
+                    log.exception("cannot remove leftovers of the %s executor", name)
+        for job in active:
             candidate = _candidate(job)
             self._active[job.job_id] = (job.ce_arn, candidate.vcpus, candidate.memory_mib)
             run = job.run or {}
