@@ -19,9 +19,10 @@ def _engine_problem() -> str | None:
     return DockerExecutor().problem()
 
 
+_PROBLEM = _engine_problem()
 pytestmark = pytest.mark.skipif(
-    _engine_problem() is not None,
-    reason=f'no Docker engine ({_engine_problem()}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
+    _PROBLEM is not None,
+    reason=f'no Docker engine ({_PROBLEM}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
 )
 
 

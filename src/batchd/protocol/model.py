@@ -30,6 +30,9 @@ RELAXED_REQUIRED: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+# Enums AWS documents as case-insensitive ("RETRY" or "retry").
+CASE_INSENSITIVE_ENUMS = frozenset({"RetryAction"})
+
 _INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
@@ -103,6 +106,8 @@ def _check(shape: Shape, value: Any, path: str) -> None:
         if not isinstance(value, str):
             raise ClientException(f"Invalid type for '{path}': expected a string.")
         enum = shape.enum
+        if shape.name in CASE_INSENSITIVE_ENUMS:
+            value = value.upper()
         if enum and value not in enum:
             allowed = ", ".join(enum)
             raise ClientException(

@@ -8,6 +8,7 @@ from typing import Any
 
 from batchd.domain.arns import name_of_arn
 from batchd.domain.jobs import REASON_EXITED, REASON_START_FAILED, REASON_TIMEOUT, JobStatus
+from batchd.domain.parameters import resource_amounts
 from batchd.domain.retries import should_retry
 from batchd.executors.base import AttemptEnd, LaunchSpec
 from batchd.executors.logs import log_path
@@ -18,6 +19,7 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path) -> LaunchSpec:
     """Deterministic from the stored job, so a restarted server rebuilds the same spec."""
     run = job.run or {}
     container: dict[str, Any] = job.doc["container"]
+    vcpus, memory = resource_amounts(container)
     environment = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
     environment.update(
         AWS_BATCH_JOB_ID=job.job_id,
@@ -31,8 +33,8 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path) -> LaunchSpec:
         image=str(container.get("image", "")),
         command=list(container.get("command") or []),
         environment=environment,
-        vcpus=float(container.get("vcpus") or 1),
-        memory_mib=int(container.get("memory") or 4),
+        vcpus=vcpus or 1.0,
+        memory_mib=memory or 4,
         log_path=log_path(logs_dir, job.account, run["logStreamName"]),
         work_dir=work_dir / job.job_id / str(run["attempt"]),
         volumes=list(container.get("volumes") or []),

@@ -19,6 +19,7 @@ from typing import Any
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
+from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Candidate, EnvironmentView, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
@@ -41,14 +42,8 @@ def _now() -> int:
 
 
 def _candidate(job: JobRecord) -> Candidate:
-    container = job.doc["container"]
-    return Candidate(
-        job.job_id,
-        job.queue_arn,
-        job.seq,
-        float(container.get("vcpus") or 1),
-        int(container.get("memory") or 4),
-    )
+    vcpus, memory = resource_amounts(job.doc["container"])
+    return Candidate(job.job_id, job.queue_arn, job.seq, vcpus or 1.0, memory or 4)
 
 
 class Scheduler:

@@ -37,11 +37,6 @@ CONTAINER_MEMBERS = (
 )  # fmt: skip
 
 
-def log_stream_name(definition_name: str, job_id: str) -> str:
-    """As AWS names it: JOBDEFNAME/default/ID, one stream per attempt."""
-    return f"{definition_name}/default/{job_id}"
-
-
 def effective_container(
     definition: dict[str, Any], overrides: dict[str, Any], parameters: dict[str, str]
 ) -> dict[str, Any]:
@@ -72,8 +67,12 @@ def effective_container(
                 ]
     vcpus, memory = resource_amounts(container)
     container["vcpus"], container["memory"] = vcpus, memory
-    if isinstance(vcpus, float) and vcpus.is_integer():
-        container["vcpus"] = int(vcpus)
+    if isinstance(vcpus, float):
+        if vcpus.is_integer():
+            container["vcpus"] = int(vcpus)
+        else:
+            # The wire's vcpus is an Integer: AWS shows fractional vCPUs only in resourceRequirements.
+            del container["vcpus"]
     container["command"] = substitute(container.get("command") or [], parameters)
     for member in ("environment", "volumes", "mountPoints", "ulimits"):
         container.setdefault(member, [])
@@ -116,13 +115,12 @@ class Jobs:
         definition = self._definitions.resolve_active(caller, params["jobDefinition"])
         parameters = effective_parameters(definition.get("parameters") or {}, params.get("parameters") or {})
         container = effective_container(definition, overrides, parameters)
-        check_amounts(container["vcpus"], container["memory"], "The job's container", required=True)
+        check_amounts(*resource_amounts(container), "The job's container", required=True)
         with self._store.transaction():
             missing = {d for d in depends_on} - self._store.existing_job_ids(caller.account, depends_on)
             if missing:
                 raise ClientException(f"Dependent job {sorted(missing)[0]} does not exist.")
             job_id = new_id()
-            container["logStreamName"] = log_stream_name(definition["jobDefinitionName"], job_id)
             doc: dict[str, Any] = {
                 "jobArn": caller.scope.job_arn(job_id),
                 "jobName": name,
