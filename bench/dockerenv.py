@@ -41,6 +41,30 @@ def containers(docker: DockerInfo) -> set[str]:
     return set(out.stdout.split()) if out.returncode == 0 else set()
 
 
+def ours(docker: DockerInfo, candidates: set[str], job_ids: set[str]) -> set[str]:
+    """The candidates whose name or environment holds one of `job_ids`. The engine may be shared with
+    other users (the project's own Docker tests), so a container is only ever removed when it carries a
+    job id this bench submitted: moto puts it in the container name, localbatch (and batchd, like real
+    Batch) in AWS_BATCH_JOB_ID."""
+    if not candidates or not job_ids:
+        return set()
+    fmt = "{{.Id}} {{.Name}} {{range .Config.Env}}{{.}} {{end}}"
+    out = subprocess.run(
+        ["docker", "inspect", "--format", fmt, *sorted(candidates)],
+        env=docker.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    found: set[str] = set()
+    for line in out.stdout.splitlines():
+        cid, _, rest = line.partition(" ")
+        # A plain substring test: moto names containers "<job name>-<job id>", so ids are not tokens.
+        if any(job_id in rest for job_id in job_ids):
+            found.add(cid)
+    return found
+
+
 def remove_containers(docker: DockerInfo, ids: set[str]) -> None:
     if ids:
         subprocess.run(

@@ -19,7 +19,10 @@ DESCRIBE_BATCH = 100
 TERMINAL = ("SUCCEEDED", "FAILED")
 
 
-def run_e2e(endpoint: str, net: Network, n: int, timeout_s: float, run: int) -> dict[str, Any]:
+def run_e2e(
+    endpoint: str, net: Network, n: int, timeout_s: float, run: int, job_ids: set[str] | None = None
+) -> dict[str, Any]:
+    """`job_ids`, if given, receives every submitted id as it is known (for container cleanup)."""
     setup = make_client(endpoint)
     # An ENABLED environment: here jobs must run, at most maxvCpus/vcpus at a time.
     fx = setup_fixture(setup, net, f"e2e{run}n{n}", ce_state="ENABLED")
@@ -43,6 +46,8 @@ def run_e2e(endpoint: str, net: Network, n: int, timeout_s: float, run: int) -> 
                     continue
                 with lock:
                     submitted.append((resp["jobId"], t))
+                if job_ids is not None:
+                    job_ids.add(resp["jobId"])
         finally:
             done_submitting.set()
 

@@ -96,9 +96,12 @@ def finalize(results: dict[str, Any]) -> None:
             if not isinstance(entry, dict) or "runs" not in entry:
                 continue
             ok = [r for r in entry["runs"] if r.get("finished")]
+            why = next((r.get("reason") for r in entry["runs"] if r.get("reason")), "failed")
             entry["median"] = {
+                "n": int(n),
                 "finished_runs": len(ok),
                 "runs": len(entry["runs"]),
+                "succeeded_max": max((r.get("succeeded", 0) for r in entry["runs"]), default=0),
                 "wall_s": median_or_none(r["wall_s"] for r in ok),
                 "jobs_per_s": median_or_none(r["jobs_per_s"] for r in ok),
                 "p50_s": median_or_none(_get(r, "per_job_s", "p50") for r in ok),
@@ -106,11 +109,8 @@ def finalize(results: dict[str, Any]) -> None:
                 "cpu_s_per_1000": median_or_none(r.get("cpu_s_per_1000") for r in ok),
                 "peak_rss_mib": median_or_none(r.get("peak_rss_mib") for r in ok),
                 "latency_source": ok[0]["latency_source"] if ok else None,
-                "reason": None
-                if ok
-                else next((r.get("reason") for r in entry["runs"] if r.get("reason")), "failed"),
+                "reason": None if ok else why,
             }
-            del n
 
 
 # -- sections ----------------------------------------------------------------------------------------
@@ -230,7 +230,8 @@ def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) 
                         cells[t] = _absent(results, t, "e2e", notes)
                 elif m["finished_runs"] == 0:
                     _footnote(notes, f"{t} N={n}: {m['reason']}")
-                    cells[t] = Cell(None, "DNF" if "did not finish" in (m["reason"] or "") else "failed")
+                    word = "DNF" if "did not finish" in (m["reason"] or "") else "failed"
+                    cells[t] = Cell(None, f"{word} ({m['succeeded_max']}/{m['n']} ok)")
                 else:
                     partial = (
                         f"({m['finished_runs']}/{m['runs']} runs)" if m["finished_runs"] < m["runs"] else ""
@@ -455,7 +456,9 @@ def render(results: dict[str, Any]) -> str:
         f"Docker: {'available' if meta.get('docker', {}).get('available') else 'unavailable'} "
         f"({meta.get('docker', {}).get('reason', '')}). Runs: {st.get('repeat')} (medians shown)"
         f"{', quick' if st.get('quick') else ''}{', full' if st.get('full') else ''}. "
-        f"Took {meta.get('duration_s', 0) / 60:.1f} min.",
+        f"Took {meta.get('duration_s', 0) / 60:.1f} min; load average "
+        f"{_fmt((meta.get('loadavg_start') or [None])[0])} at start, "
+        f"{_fmt((meta.get('loadavg_end') or [None])[0])} at end.",
         "",
         "Ratios are batchd ÷ other: below 1× is better for batchd where the arrow is ↓ (time, CPU, memory), "
         "above 1× where it is ↑ (jobs/s).",

@@ -34,16 +34,16 @@ class Settings:
     # so end-to-end batches run once by default (--e2e-repeat to change).
     e2e_repeat: int = 1
     api_reps: int = 100
-    throughput_jobs: int = 1000
+    throughput_jobs: int = 500
     throughput_procs: tuple[int, ...] = (1, 4)
     e2e_sizes: tuple[int, ...] = (200, 1000)
     e2e_timeout_s: float = 300.0
     scale_steps: tuple[int, ...] = (10_000, 100_000)
-    scale_samples: int = 30
+    scale_samples: int = 20
     # Upper bound on the time spent sampling one operation at one scale step: a peer whose ListJobs
     # returns every stored job could otherwise take minutes for 30 samples.
-    scale_op_budget_s: float = 30.0
-    step_timeout_s: float = 120.0
+    scale_op_budget_s: float = 15.0
+    step_timeout_s: float = 60.0
     seed_procs: int = 8
     raw_fork_n: int = 500
     raw_docker_n: int = 10
@@ -86,7 +86,7 @@ class Settings:
                 "scale_steps": (10_000,),
                 "scale_samples": 10,
                 "scale_op_budget_s": 10.0,
-                "step_timeout_s": 120.0,
+                "step_timeout_s": 60.0,
                 "raw_fork_n": 100,
                 "raw_docker_n": 3,
             }

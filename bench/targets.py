@@ -147,6 +147,8 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.containers_before: set[str] = set()
         self.leftover_containers = 0
+        # Filled by the e2e workload: the job ids whose containers this server may leave behind.
+        self.job_ids: set[str] = set()
 
     @property
     def endpoint(self) -> str:
@@ -250,7 +252,8 @@ class Server:
         if self.spec.jobs_in_docker:
             # Containers live in the engine, outside the server's process group: a server stopped mid-batch
             # (time limit) leaves them running, and they would slow down the next target.
-            left = dockerenv.containers(self.docker) - self.containers_before
+            new = dockerenv.containers(self.docker) - self.containers_before
+            left = dockerenv.ours(self.docker, new, self.job_ids)
             if left:
                 log(f"removing {len(left)} containers left behind by {self.spec.name}")
                 dockerenv.remove_containers(self.docker, left)

@@ -164,7 +164,9 @@ def test_effective_container_resource_requirements_override() -> None:
 def test_effective_container_fractional_vcpus_kept() -> None:
     d = definition(resourceRequirements=[{"type": "VCPU", "value": "0.25"}])
     c = effective_container(d, {}, {})
-    assert c["vcpus"] == 0.25
+    # The wire's `vcpus` is an Integer: as on AWS, a fractional amount shows only in resourceRequirements.
+    assert "vcpus" not in c
+    assert resource_amounts(c)[0] == 0.25
 
 
 def test_effective_container_explicit_override_beats_definition_requirement() -> None:
