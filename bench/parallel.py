@@ -11,6 +11,7 @@ import multiprocessing as mp
 import random
 import time
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import Any
 
 # spawn, not fork: each worker starts clean and builds its own boto3 client after the start.
@@ -115,13 +116,28 @@ def submit_many(
     ]
     for w in workers:
         w.start()
-    rows = []
-    for _ in workers:
-        # The deadline plus slack: a worker stuck inside one slow call still reports eventually.
-        rows.append(out.get(timeout=deadline_s + 900))
+    rows: list[tuple[Any, ...]] = []
+    # The deadline plus slack: a worker stuck inside one slow call still reports eventually.
+    give_up = time.monotonic() + deadline_s + 900
+    while len(rows) < procs:
+        try:
+            rows.append(out.get(timeout=5))
+        except Empty:
+            if time.monotonic() > give_up or not any(w.is_alive() for w in workers):
+                # A worker killed outright (OOM, a signal) never reports: take what arrived and stop.
+                with contextlib.suppress(Empty):
+                    while len(rows) < procs:
+                        rows.append(out.get(timeout=1))
+                break
     for w in workers:
         w.join(timeout=30)
+        if w.is_alive():
+            w.terminate()
     result = SubmitResult()
+    if len(rows) < procs:
+        result.first_error = f"{procs - len(rows)} of {procs} client processes never reported"
+    if not rows:
+        return result
     result.wall_s = max(r[1] for r in rows) - min(r[0] for r in rows)
     for _s, _e, submitted, errors, first_error, sample, by_deadline in rows:
         result.submitted += submitted

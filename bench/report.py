@@ -260,7 +260,8 @@ def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) 
         "where present. Raw for batchd-local = fork/exec of /bin/true, for batchd-docker = "
         "`docker run --rm busybox:latest true`, N at the same parallelism (docker measured at the "
         "smallest N and scaled by rate); 'per-job' raw is the completion time counted from the start "
-        "of the batch."
+        "of the batch. moto and localbatch start every job at once (they ignore maxvCpus); batchd runs "
+        "at most maxvCpus/vcpus at a time, as AWS does."
     )
     return Section("End to end", intro, targets, rows, "raw", notes)
 
@@ -412,7 +413,11 @@ def _fmt(v: float | None) -> str:
 def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "—"
-    return f"{a / b:.2f}×"
+    r = a / b
+    # Two significant figures at least: "0.00×" would hide a 300-fold difference.
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.2g}×"
 
 
 def render_section(sec: Section) -> list[str]:

@@ -43,7 +43,8 @@ class Settings:
     # Upper bound on the time spent sampling one operation at one scale step: a peer whose ListJobs
     # returns every stored job could otherwise take minutes for 30 samples.
     scale_op_budget_s: float = 15.0
-    step_timeout_s: float = 60.0
+    # The same for every target; one that cannot seed a step in time is measured where it stopped.
+    step_timeout_s: float = 150.0
     seed_procs: int = 8
     raw_fork_n: int = 500
     raw_docker_n: int = 10

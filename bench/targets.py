@@ -160,7 +160,8 @@ class Server:
         return self.proc.pid
 
     def _command(self) -> tuple[list[str], str]:
-        """argv and health path."""
+        """argv and health path. Every server keeps its default logging (moto and localbatch log each
+        request), as it runs out of the box; the output goes to a file in the server's temporary dir."""
         host, port = "127.0.0.1", str(self.port)
         if self.spec.family == "batchd":
             if not self.settings.batchd_bin.exists():
@@ -174,16 +175,7 @@ class Server:
         if self.spec.family == "moto":
             return [str(venv / "bin" / "moto_server"), "-H", host, "-p", port], "/moto-api/"
         if self.spec.family == "localbatch":
-            # warning level: its default info level logs every request, which the others do not pay for.
-            return [
-                str(venv / "bin" / "localbatch"),
-                "--host",
-                host,
-                "--port",
-                port,
-                "--log-level",
-                "warning",
-            ], ("/health")
+            return [str(venv / "bin" / "localbatch"), "--host", host, "--port", port], "/health"
         raise ValueError(self.spec.family)
 
     def _env(self) -> dict[str, str]:
