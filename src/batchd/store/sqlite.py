@@ -283,7 +283,12 @@ class SqliteStore:
         """Unfinished jobs of every account in submission order (the scheduler's view)."""
         values = [s.value for s in statuses]
         marks = ",".join("?" * len(values))
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ({marks}) ORDER BY seq"
+        # The first term repeats the partial index's own condition: SQLite uses a partial index only
+        # when the query's WHERE visibly implies it, and `status IN (?)` alone does not.
+        sql = (
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status NOT IN ('SUCCEEDED', 'FAILED') "
+            f"AND status IN ({marks}) ORDER BY seq"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [self._job(r) for r in self._db.execute(sql, values)]

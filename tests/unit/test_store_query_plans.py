@@ -1,0 +1,91 @@
+"""Every job query the API and the scheduler run is served from an index, never a scan of all jobs.
+
+A scan costs what is stored, so it would make SubmitJob, DescribeJobs and ListJobs slower as jobs pile
+up. The statements are captured as SQLite really runs them (parameters expanded) from a real store file,
+then SQLite's own planner is asked how it runs each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from batchd.domain.jobs import JobStatus
+from batchd.store.records import JobRecord
+from batchd.store.sqlite import SqliteStore
+
+ACCOUNT = "123456789012"
+QUEUE = f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/q"
+JD = f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/d:1"
+ACTIVE = (JobStatus.STARTING, JobStatus.RUNNING)
+
+
+def _job(i: int, status: JobStatus) -> JobRecord:
+    return JobRecord(
+        job_id=f"job-{i}",
+        account=ACCOUNT,
+        queue_arn=QUEUE,
+        name=f"name-{i}",
+        jd_arn=JD,
+        status=status,
+        created_at=1_700_000_000_000 + i,
+        doc={"jobId": f"job-{i}", "status": status.value},
+        depends_on=[f"job-{i - 1}"] if i else [],
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "state.db")
+    statuses = list(JobStatus)
+    with store.transaction():
+        for i in range(200):
+            store.insert_job(_job(i, statuses[i % len(statuses)]))
+    yield store
+    store.close()
+
+
+# What each caller asks of the store: the scheduler's passes and recovery, and the job operations.
+QUERIES: dict[str, Callable[[SqliteStore], object]] = {
+    "jobs_in_status SUBMITTED": lambda s: s.jobs_in_status((JobStatus.SUBMITTED,)),
+    "jobs_in_status active": lambda s: s.jobs_in_status(ACTIVE),
+    "jobs_in_queue": lambda s: s.jobs_in_queue(ACCOUNT, QUEUE, (JobStatus.RUNNABLE, JobStatus.RUNNING)),
+    "get_job": lambda s: s.get_job("job-7", ACCOUNT),
+    "get_jobs": lambda s: s.get_jobs(ACCOUNT, ["job-1", "job-2"]),
+    "job_statuses": lambda s: s.job_statuses(["job-1", "job-404"]),
+    "dependencies": lambda s: s.dependencies("job-3"),
+    "dependents": lambda s: s.dependents("job-3"),
+    "list_jobs by status": lambda s: s.list_jobs(
+        ACCOUNT, QUEUE, status=JobStatus.RUNNABLE, name_prefix=None, name=None, jd_arn=None,
+        jd_arn_prefix=None, created_before=None, created_after=None, after=(1_700_000_000_100, "job-100"),
+        limit=100,
+    ),
+    "list_jobs by name": lambda s: s.list_jobs(
+        ACCOUNT, QUEUE, status=None, name_prefix="name-1", name=None, jd_arn=None, jd_arn_prefix=None,
+        created_before=None, created_after=1_700_000_000_000, after=None, limit=100,
+    ),
+    "purge_finished": lambda s: s.purge_finished(1_700_000_000_050),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_job_queries_use_an_index(store: SqliteStore, tmp_path: Path, name: str) -> None:
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    with store.transaction():
+        QUERIES[name](store)
+    store._db.set_trace_callback(None)
+    reads = [s for s in statements if s.split()[0].upper() in ("SELECT", "UPDATE", "DELETE", "INSERT")]
+    assert reads, f"{name} ran no statement"
+
+    planner = sqlite3.connect(tmp_path / "state.db")
+    try:
+        for sql in reads:
+            plan = [row[3] for row in planner.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            scans = [step for step in plan if step.startswith("SCAN") and "job" in step]
+            assert not scans, f"{name}: {sql}\n  is planned as {plan}"
+    finally:
+        planner.close()
