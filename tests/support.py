@@ -9,15 +9,38 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 BATCHD = [sys.executable, "-m", "batchd.cli"]
 ENDED = ("SUCCEEDED", "FAILED")
+# The account an open-mode server (no --credentials) puts in every ARN, and the region clients use.
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def ce_arn(name: str) -> str:
+    return f"arn:aws:batch:{REGION}:{ACCOUNT}:compute-environment/{name}"
+
+
+def jq_arn(name: str) -> str:
+    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{name}"
+
+
+def jd_arn(name: str, revision: int) -> str:
+    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{name}:{revision}"
+
+
+def uniq(prefix: str) -> str:
+    """A fresh name, so that tests sharing one server never see each other's resources."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def free_port() -> int:
@@ -27,7 +50,10 @@ def free_port() -> int:
 
 
 class Server:
-    """One `batchd serve` process. `kill()` is `kill -9`; `start()` again reuses the same data dir."""
+    """One `batchd serve` process. `kill()` is `kill -9`; `start()` again reuses the same data dir.
+
+    `with Server(...) as srv:` starts it and kills it on the way out.
+    """
 
     def __init__(
         self, data_dir: Path, extra_args: Sequence[str] = (), env: dict[str, str] | None = None
@@ -82,15 +108,64 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.kill()
+
     def client(self, access_key: str = "test", secret: str = "test", **config: Any) -> Any:
         return boto3.client(
             "batch",
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
+            region_name=REGION,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}, **config),
         )
+
+
+def module_server(*extra_flags: str) -> Any:
+    """A module-scoped `server` fixture: one local-executor server shared by all of a file's tests.
+
+    Assign it as `server = module_server(...)`; it overrides the fresh-server-per-test fixture of
+    conftest.py for that file, and the `client` and `loose` fixtures then talk to it.
+    """
+
+    @pytest.fixture(scope="module", name="server")
+    def shared_server(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Server]:
+        data_dir = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "data"
+        with Server(data_dir, ["--executor", "local", *extra_flags]) as srv:
+            yield srv
+
+    return shared_server
+
+
+def logs(
+    server: Server, job_id: str, *args: str, check: bool = True, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`batchd logs JOB_ID --data-dir DIR ARGS` as a separate process."""
+    result = subprocess.run(
+        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def output(server: Server, job_id: str, *args: str) -> list[str]:
+    """The job's output lines, without timestamps."""
+    return logs(server, job_id, "--no-timestamps", *args).stdout.splitlines()
 
 
 def wait_for(
@@ -152,10 +227,14 @@ def make_environment(
     return queue
 
 
-def register(client: Any, name: str, command: list[str], **container: Any) -> str:
+def register(
+    client: Any, name: str, command: list[str], attempts: int | None = None, **container: Any
+) -> str:
+    """A container job definition; `attempts` sets its retryStrategy. Returns its ARN."""
     props = {"image": "busybox:latest", "vcpus": 1, "memory": 64, "command": command, **container}
+    retry = {"retryStrategy": {"attempts": attempts}} if attempts is not None else {}
     return str(
-        client.register_job_definition(jobDefinitionName=name, type="container", containerProperties=props)[
-            "jobDefinitionArn"
-        ]
+        client.register_job_definition(
+            jobDefinitionName=name, type="container", containerProperties=props, **retry
+        )["jobDefinitionArn"]
     )

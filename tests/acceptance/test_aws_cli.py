@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import BATCHD, Server, describe, wait_status
-
-ACCOUNT = "123456789012"
+from tests.support import ACCOUNT, Server, ce_arn, describe, jd_arn, jq_arn, logs, module_server, wait_status
 
 
 def aws_executable() -> str:
@@ -27,15 +25,7 @@ def aws_executable() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(
-        tmp_path_factory.mktemp("cli") / "data",
-        ["--executor", "local", "--stop-grace-seconds", "2"],
-    )
-    srv.start()
-    yield srv
-    srv.kill()
+server = module_server("--stop-grace-seconds", "2")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +99,7 @@ def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignor
     )  # fmt: skip
     assert created == {
         "computeEnvironmentName": "cli-ce",
-        "computeEnvironmentArn": f"arn:aws:batch:us-east-1:{ACCOUNT}:compute-environment/cli-ce",
+        "computeEnvironmentArn": ce_arn("cli-ce"),
     }
     aws("update-compute-environment", "--compute-environment", "cli-ce", "--compute-resources", "maxvCpus=4")
     environment = aws("describe-compute-environments", "--compute-environments", "cli-ce")[
@@ -129,7 +119,7 @@ def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignor
         "--priority", "1",
         "--compute-environment-order", "order=1,computeEnvironment=cli-ce",
     )  # fmt: skip
-    assert queue["jobQueueArn"] == f"arn:aws:batch:us-east-1:{ACCOUNT}:job-queue/cli-q"
+    assert queue["jobQueueArn"] == jq_arn("cli-q")
     aws("update-job-queue", "--job-queue", "cli-q", "--priority", "10")
     detail = aws("describe-job-queues", "--job-queues", "cli-q")["jobQueues"][0]
     assert detail["priority"] == 10
@@ -148,7 +138,7 @@ def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignor
         json.dumps({"image": "busybox", "vcpus": 1, "memory": 64, "command": ["sh", "-c", "echo hi"]}),
     )  # fmt: skip
     assert definition["revision"] == 1
-    assert definition["jobDefinitionArn"] == f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/cli-hello:1"
+    assert definition["jobDefinitionArn"] == jd_arn("cli-hello", 1)
     described = aws("describe-job-definitions", "--job-definition-name", "cli-hello", "--status", "ACTIVE")
     assert [d["revision"] for d in described["jobDefinitions"]] == [1]
     assert described["jobDefinitions"][0]["containerProperties"]["command"] == ["sh", "-c", "echo hi"]
@@ -168,14 +158,7 @@ def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignor
     assert done["stoppedAt"] >= done["startedAt"] >= done["createdAt"]
     listed = aws("list-jobs", "--job-queue", "cli-q", "--job-status", "SUCCEEDED")["jobSummaryList"]
     assert [s["jobId"] for s in listed] == [job_id]
-    logs = subprocess.run(
-        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), "--no-timestamps"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert logs.returncode == 0, logs.stderr
-    assert "hi" in logs.stdout.split()
+    assert "hi" in logs(server, job_id, "--no-timestamps", timeout=60).stdout.split()
 
     # CancelJob on a job that can never be placed (16 vCPUs on a 4-vCPU environment)
     held = aws(

@@ -9,12 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support import BATCHD, Server, describe, wait_for, wait_status
+from tests.support import describe, wait_for, wait_status
 
 PROBE = "probe"
 
@@ -109,24 +108,6 @@ class Barrier:
         for _ in range(passes):
             job_id = submit(self.client, f"{PROBE}-q", PROBE, name="probe")
             assert wait_status(self.client, job_id)["status"] == "SUCCEEDED"
-
-
-def logs(server: Server, job_id: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`batchd logs JOB_ID --data-dir DIR ARGS` as a separate process."""
-    result = subprocess.run(
-        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def output(server: Server, job_id: str, *args: str) -> list[str]:
-    """The job's output lines, without timestamps."""
-    return logs(server, job_id, "--no-timestamps", *args).stdout.splitlines()
 
 
 def read_pid(path: Path, timeout: float = 30) -> int:

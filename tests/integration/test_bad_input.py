@@ -11,7 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from tests.support import Server, register, wait_for
+from tests.support import Server, module_server, register, uniq, wait_for
 
 OPERATIONS = (
     "CreateComputeEnvironment", "DescribeComputeEnvironments", "UpdateComputeEnvironment",
@@ -22,12 +22,7 @@ OPERATIONS = (
 MODEL = botocore.session.get_session().get_service_model("batch")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("bad") / "data", ["--executor", "local"])
-    srv.start()
-    yield srv
-    srv.kill()
+server = module_server()
 
 
 @pytest.fixture(scope="module")
@@ -455,15 +450,11 @@ def with_value(
     return body
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 # A valid request per operation: each mutation below changes one member of it, so the server's deeper checks
 # (not only "required member missing") are reached.
 BASES = {
     "CreateComputeEnvironment": lambda w: {
-        "computeEnvironmentName": unique("fz"),
+        "computeEnvironmentName": uniq("fz"),
         "type": "MANAGED",
         "state": "DISABLED",
         "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "desiredvCpus": 0},
@@ -472,7 +463,7 @@ BASES = {
     "UpdateComputeEnvironment": lambda w: {"computeEnvironment": w["environment"]},
     "DeleteComputeEnvironment": lambda w: {"computeEnvironment": w["environment"]},
     "CreateJobQueue": lambda w: {
-        "jobQueueName": unique("fz"),
+        "jobQueueName": uniq("fz"),
         "priority": 1,
         "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": w["environment"]}],
     },

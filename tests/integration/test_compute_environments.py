@@ -7,32 +7,9 @@ import uuid
 
 import pytest
 
-from tests.support import Server
+from tests.support import ACCOUNT, REGION, ce_arn, module_server, uniq
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("ce") / "data", ["--executor", "local"])
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-@pytest.fixture
-def loose(server):  # type: ignore[no-untyped-def]
-    """A client that sends what it is given: the server, not botocore, must refuse bad input."""
-    return server.client(parameter_validation=False)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def ce_arn(name: str) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:compute-environment/{name}"
+server = module_server()
 
 
 def managed(client, name: str, max_vcpus: int = 4, **kwargs):  # type: ignore[no-untyped-def]

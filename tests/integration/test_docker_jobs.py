@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import Server, describe, make_environment, register, wait_for, wait_status
+from tests.support import Server, describe, logs, make_environment, register, wait_for, wait_status
 
 
 def _engine_problem() -> str | None:
@@ -28,29 +27,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def docker_server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", ["--executor", "docker", "--stop-grace-seconds", "2"])
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-def _logs(server: Server, job_id: str) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "batchd.cli",
-            "logs",
-            job_id,
-            "--data-dir",
-            str(server.data_dir),
-            "--no-timestamps",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout
+    with Server(tmp_path / "data", ["--executor", "docker", "--stop-grace-seconds", "2"]) as srv:
+        yield srv
 
 
 def _container_ids(job_id: str) -> list[str]:
@@ -81,7 +59,7 @@ def test_container_job_output_environment_and_cleanup(docker_server: Server) -> 
     done = wait_status(client, job["jobId"], timeout=60)
     assert done["status"] == "SUCCEEDED", done
     assert done["container"]["exitCode"] == 0
-    output = _logs(docker_server, job["jobId"])
+    output = logs(docker_server, job["jobId"], "--no-timestamps").stdout
     assert f"job={job['jobId']} attempt=1 q={queue}" in output
     assert "oops" in output
     # The container is removed once its logs are kept.
@@ -200,5 +178,5 @@ def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_pa
     finished = wait_status(client, late, timeout=30)
     assert finished["container"]["exitCode"] == 7
     assert len(finished["attempts"]) == 1
-    output = _logs(docker_server, late)
+    output = logs(docker_server, late, "--no-timestamps").stdout
     assert output.count("started") == 1 and "finished" in output

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 
-from tests.support import Server, make_environment, register, wait_status
+from tests.support import Server, make_environment, module_server, register, uniq, wait_status
 
 THREADS = 16
 HAMMER_SECONDS = 3.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("durable") / "data", ["--executor", "local"])
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+server = module_server()
 
 
 def held_queue(client) -> str:  # type: ignore[no-untyped-def]
@@ -190,9 +179,7 @@ def test_concurrent_creates_of_one_name_make_exactly_one(server):  # type: ignor
 
 
 def test_kill_9_loses_nothing_acknowledged(tmp_path):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path / "data", ["--executor", "local"])
-    srv.start()
-    try:
+    with Server(tmp_path / "data", ["--executor", "local"]) as srv:
         client = srv.client()
         make_environment(client, name="crash-ce", queue="crash-q", max_vcpus=2)
         client.create_compute_environment(
@@ -266,5 +253,3 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):  # type: ignore[no-untyped
         # The server still schedules: a new job on the restored queue runs.
         again = after.submit_job(jobName="after", jobQueue="crash-q", jobDefinition="crash-jd:1")["jobId"]
         assert wait_status(after, again)["status"] == "SUCCEEDED"
-    finally:
-        srv.kill()

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from tests.support import Server, make_environment, register
+from tests.support import jd_arn, make_environment, module_server, register, uniq
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(
-        tmp_path_factory.mktemp("jd") / "data", ["--executor", "local", "--min-timeout-seconds", "1"]
-    )
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-@pytest.fixture
-def loose(server):  # type: ignore[no-untyped-def]
-    """A client that sends what it is given: the server, not botocore, must refuse bad input."""
-    return server.client(parameter_validation=False)
+server = module_server("--min-timeout-seconds", "1")
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +16,6 @@ def queue(server):  # type: ignore[no-untyped-def]
     make_environment(client, name="jd-hold-ce", queue="jd-hold-q", max_vcpus=1)
     client.update_compute_environment(computeEnvironment="jd-hold-ce", state="DISABLED")
     return "jd-hold-q"
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def jd_arn(name: str, revision: int) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{name}:{revision}"
 
 
 def describe_one(client, reference: str):  # type: ignore[no-untyped-def]

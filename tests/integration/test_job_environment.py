@@ -14,11 +14,10 @@ from tests.integration.jobtools import (
     create_ce,
     create_queue,
     kill_if_alive,
-    output,
     process_gone,
     submit,
 )
-from tests.support import Server, describe, register, wait_status
+from tests.support import Server, describe, output, register, wait_status
 
 ROOT = os.geteuid() == 0
 
@@ -55,9 +54,7 @@ def test_injected_batch_variables(server: Server, client: Any, queue: str) -> No
 
 
 def test_the_server_environment_does_not_leak_into_jobs(tmp_path: Path) -> None:
-    srv = Server(tmp_path / "data", ["--executor", "local"], env={"BATCHD_TEST_SECRET": "s3cr3t"})
-    srv.start()
-    try:
+    with Server(tmp_path / "data", ["--executor", "local"], env={"BATCHD_TEST_SECRET": "s3cr3t"}) as srv:
         client = srv.client()
         create_ce(client, "ce")
         create_queue(client, "q", ["ce"])
@@ -65,8 +62,6 @@ def test_the_server_environment_does_not_leak_into_jobs(tmp_path: Path) -> None:
         done = run(srv, client, "q", "env")
         assert done["status"] == "SUCCEEDED"
         assert "BATCHD_TEST_SECRET" not in env_of(output(srv, done["jobId"]))
-    finally:
-        srv.kill()
 
 
 def test_definition_environment_merged_with_overrides(server: Server, client: Any, queue: str) -> None:
@@ -161,22 +156,9 @@ def test_ulimits_are_applied(server: Server, client: Any, queue: str) -> None:
 
 
 def test_working_directory_per_attempt(server: Server, client: Any, queue: str) -> None:
-    client.register_job_definition(
-        jobDefinitionName="where",
-        type="container",
-        retryStrategy={"attempts": 2},
-        containerProperties={
-            "image": "busybox",
-            "vcpus": 1,
-            "memory": 64,
-            # Each attempt leaves a file behind and lists what it finds; the first fails.
-            "command": [
-                "sh",
-                "-c",
-                'pwd; ls; touch "left-by-$AWS_BATCH_JOB_ATTEMPT"; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]',
-            ],
-        },
-    )
+    # Each attempt leaves a file behind and lists what it finds; the first fails.
+    script = 'pwd; ls; touch "left-by-$AWS_BATCH_JOB_ATTEMPT"; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]'
+    register(client, "where", ["sh", "-c", script], attempts=2)
     done = run(server, client, queue, "where")
     assert done["status"] == "SUCCEEDED"
     first = output(server, done["jobId"], "--attempt", "1")

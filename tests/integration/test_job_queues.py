@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from tests.support import Server, describe, register, wait_status
+from tests.support import ce_arn, describe, jq_arn, module_server, register, uniq, wait_status
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("jq") / "data", ["--executor", "local"])
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-@pytest.fixture
-def loose(server):  # type: ignore[no-untyped-def]
-    """A client that sends what it is given: the server, not botocore, must refuse bad input."""
-    return server.client(parameter_validation=False)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def ce_arn(name: str) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:compute-environment/{name}"
-
-
-def jq_arn(name: str) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{name}"
+server = module_server()
 
 
 def environment(client, max_vcpus: int = 4, state: str = "ENABLED") -> str:  # type: ignore[no-untyped-def]

@@ -8,41 +8,25 @@ import uuid
 
 import pytest
 
-from tests.support import Server, describe, register, wait_for, wait_status
+from tests.integration.jobtools import submit
+from tests.support import (
+    ACCOUNT,
+    REGION,
+    describe,
+    jd_arn,
+    jq_arn,
+    module_server,
+    register,
+    uniq,
+    wait_for,
+    wait_status,
+)
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 QUEUED = ("SUBMITTED", "PENDING", "RUNNABLE")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(
-        tmp_path_factory.mktemp("jobs") / "data",
-        ["--executor", "local", "--stop-grace-seconds", "2", "--min-timeout-seconds", "1"],
-    )
-    srv.start()
-    yield srv
-    srv.kill()
-
-
-@pytest.fixture
-def loose(server):  # type: ignore[no-untyped-def]
-    """A client that sends what it is given: the server, not botocore, must refuse bad input."""
-    return server.client(parameter_validation=False)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def jq_arn(name: str) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{name}"
-
-
-def jd_arn(name: str, revision: int) -> str:
-    return f"arn:aws:batch:{REGION}:{ACCOUNT}:job-definition/{name}:{revision}"
+server = module_server("--stop-grace-seconds", "2", "--min-timeout-seconds", "1")
 
 
 def new_queue(client, max_vcpus: int = 4, ce_state: str = "ENABLED") -> str:  # type: ignore[no-untyped-def]
@@ -64,10 +48,6 @@ def definition(client, command: list[str], **kwargs) -> str:  # type: ignore[no-
     name = uniq("jd")
     register(client, name, command, **kwargs)
     return name
-
-
-def submit(client, queue: str, jd: str, name: str = "job", **kwargs) -> str:  # type: ignore[no-untyped-def]
-    return str(client.submit_job(jobName=name, jobQueue=queue, jobDefinition=jd, **kwargs)["jobId"])
 
 
 def listed(client, queue: str, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import selectors
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.jobtools import create_ce, create_queue, gate_wait, logs, open_gate, output, submit
-from tests.support import BATCHD, Server, register, wait_status
+from tests.integration.jobtools import create_ce, create_queue, gate_wait, open_gate, submit
+from tests.support import BATCHD, Server, logs, output, register, wait_status
 
 STAMPED = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\S*) (stdout|stderr): (.*)")
 
@@ -31,6 +33,23 @@ def read_line(process: subprocess.Popen[str], timeout: float = 30) -> str:
         if not selector.select(timeout):
             raise AssertionError(f"no output within {timeout}s")
     return process.stdout.readline()
+
+
+@contextlib.contextmanager
+def following(server: Server, job_id: str, follow_flag: str) -> Iterator[subprocess.Popen[str]]:
+    """`batchd logs JOB_ID FOLLOW_FLAG --no-timestamps` running; killed on the way out if still running."""
+    follower = subprocess.Popen(
+        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), follow_flag, "--no-timestamps"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield follower
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
 
 
 def test_stdout_and_stderr_are_kept_with_timestamps(server: Server, client: Any, queue: str) -> None:
@@ -62,21 +81,8 @@ def test_log_stream_name(server: Server, client: Any, queue: str) -> None:
 
 
 def test_logs_of_every_attempt(server: Server, client: Any, queue: str) -> None:
-    client.register_job_definition(
-        jobDefinitionName="twice",
-        type="container",
-        retryStrategy={"attempts": 2},
-        containerProperties={
-            "image": "busybox",
-            "vcpus": 1,
-            "memory": 64,
-            "command": [
-                "sh",
-                "-c",
-                'echo "attempt $AWS_BATCH_JOB_ATTEMPT"; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]',
-            ],
-        },
-    )
+    script = 'echo "attempt $AWS_BATCH_JOB_ATTEMPT"; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]'
+    register(client, "twice", ["sh", "-c", script], attempts=2)
     job = submit(client, queue, "twice")
     assert wait_status(client, job)["status"] == "SUCCEEDED"
     assert output(server, job) == ["attempt 1", "attempt 2"]
@@ -125,13 +131,7 @@ def test_follow_streams_a_running_job(server: Server, client: Any, queue: str, t
     register(client, "slow", ["sh", "-c", f"echo first; {gate_wait(gate)}; echo second"])
     job = submit(client, queue, "slow")
     wait_status(client, job, {"RUNNING"})
-    follower = subprocess.Popen(
-        [*BATCHD, "logs", job, "--data-dir", str(server.data_dir), "--follow", "--no-timestamps"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with following(server, job, "--follow") as follower:
         assert read_line(follower) == "first\n"
         assert follower.poll() is None
         assert not gate.exists()
@@ -139,10 +139,6 @@ def test_follow_streams_a_running_job(server: Server, client: Any, queue: str, t
         assert read_line(follower) == "second\n"
         assert follower.wait(timeout=30) == 0
         assert follower.stdout is not None and follower.stdout.read() == ""
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
     assert wait_status(client, job)["status"] == "SUCCEEDED"
 
 
@@ -153,22 +149,12 @@ def test_follow_of_a_queued_job_waits_for_it(server: Server, client: Any, queue:
     first = submit(client, queue, "hold", "first")
     second = submit(client, queue, "after", "second", dependsOn=[{"jobId": first}])
     wait_status(client, second, {"PENDING"})
-    follower = subprocess.Popen(
-        [*BATCHD, "logs", second, "--data-dir", str(server.data_dir), "-f", "--no-timestamps"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with following(server, second, "-f") as follower:
         start = time.monotonic()
         open_gate(gate)
         assert read_line(follower) == "finally\n"
         assert follower.wait(timeout=30) == 0
         assert time.monotonic() - start < 30
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
 
 
 def test_follow_of_an_ended_job_prints_and_exits(server: Server, client: Any, queue: str) -> None:

@@ -7,18 +7,13 @@ import uuid
 
 import pytest
 
-from tests.support import Server, register, wait_for
+from tests.support import module_server, register, wait_for
 
 COUNT = 7
 PAGE = 3
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("pages") / "data", ["--executor", "local"])
-    srv.start()
-    yield srv
-    srv.kill()
+server = module_server()
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.jobtools import (
     create_ce,
@@ -13,23 +10,12 @@ from tests.integration.jobtools import (
     gate_wait,
     kill_if_alive,
     open_gate,
-    output,
     process_gone,
     read_pid,
     submit,
     wait_gone,
 )
-from tests.support import Server, describe, register, wait_status
-
-ARGS = ["--executor", "local", "--stop-grace-seconds", "2", "--min-timeout-seconds", "1"]
-
-
-@pytest.fixture
-def restartable(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data", ARGS)
-    srv.start()
-    yield srv
-    srv.kill()
+from tests.support import Server, describe, output, register, wait_status
 
 
 def long_running(pid_file: Path, child_file: Path) -> list[str]:
@@ -37,8 +23,7 @@ def long_running(pid_file: Path, child_file: Path) -> list[str]:
     return ["sh", "-c", f"sleep 60 & echo $! > {child_file}; echo $$ > {pid_file}; wait"]
 
 
-def test_jobs_running_at_a_crash_end_after_restart(restartable: Server, tmp_path: Path) -> None:
-    server = restartable
+def test_jobs_running_at_a_crash_end_after_restart(server: Server, tmp_path: Path) -> None:
     client = server.client()
     create_ce(client, "ce", max_vcpus=2)
     create_queue(client, "q", ["ce"])
@@ -49,17 +34,7 @@ def test_jobs_running_at_a_crash_end_after_restart(restartable: Server, tmp_path
         f'[ "$AWS_BATCH_JOB_ATTEMPT" = 1 ] || exit 0; '
         f"sleep 60 & echo $! > {pids['retried'][1]}; echo $$ > {pids['retried'][0]}; wait"
     )
-    client.register_job_definition(
-        jobDefinitionName="retried",
-        type="container",
-        retryStrategy={"attempts": 2},
-        containerProperties={
-            "image": "busybox",
-            "vcpus": 1,
-            "memory": 64,
-            "command": ["sh", "-c", retried_script],
-        },
-    )
+    register(client, "retried", ["sh", "-c", retried_script], attempts=2)
     register(client, "after", ["sh", "-c", 'echo "ran on attempt $AWS_BATCH_JOB_ATTEMPT"'])
     plain = submit(client, "q", "plain", "plain")
     retried = submit(client, "q", "retried", "retried")
@@ -100,8 +75,7 @@ def test_jobs_running_at_a_crash_end_after_restart(restartable: Server, tmp_path
         kill_if_alive(*processes)
 
 
-def test_queued_jobs_survive_a_crash(restartable: Server, tmp_path: Path) -> None:
-    server = restartable
+def test_queued_jobs_survive_a_crash(server: Server, tmp_path: Path) -> None:
     client = server.client()
     create_ce(client, "off", state="DISABLED")
     create_queue(client, "q", ["off"])
@@ -127,8 +101,7 @@ def test_queued_jobs_survive_a_crash(restartable: Server, tmp_path: Path) -> Non
     assert output(server, second) == ["ok"]
 
 
-def test_logs_written_before_a_crash_are_kept(restartable: Server, tmp_path: Path) -> None:
-    server = restartable
+def test_logs_written_before_a_crash_are_kept(server: Server, tmp_path: Path) -> None:
     client = server.client()
     create_ce(client, "ce")
     create_queue(client, "q", ["ce"])
@@ -148,8 +121,7 @@ def test_logs_written_before_a_crash_are_kept(restartable: Server, tmp_path: Pat
         kill_if_alive(pid)
 
 
-def test_a_graceful_stop_also_ends_local_jobs(restartable: Server, tmp_path: Path) -> None:
-    server = restartable
+def test_a_graceful_stop_also_ends_local_jobs(server: Server, tmp_path: Path) -> None:
     client = server.client()
     create_ce(client, "ce")
     create_queue(client, "q", ["ce"])

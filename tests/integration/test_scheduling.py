@@ -14,14 +14,13 @@ from tests.integration.jobtools import (
     create_queue,
     gate_wait,
     open_gate,
-    output,
     statuses,
     submit,
     wait_all,
     wait_reason,
     with_env,
 )
-from tests.support import describe, register, wait_for, wait_status
+from tests.support import describe, output, register, wait_for, wait_status
 
 MISFIT = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 

@@ -6,7 +6,6 @@ import datetime
 import http.client
 import json
 import subprocess
-import uuid
 from typing import Any
 
 import botocore.auth
@@ -16,7 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.support import BATCHD, Server, free_port, make_environment, register, wait_for
+from tests.support import BATCHD, Server, free_port, make_environment, register, uniq, wait_for
 
 ALICE = {"key": "AKIAALICE0000000001", "secret": "alice/secret+with%chars", "account": "111111111111"}
 BOB = {"key": "AKIABOB00000000000002", "secret": "bob-secret", "account": "222222222222"}
@@ -38,10 +37,8 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
         f"aws_account_id = {BOB['account']}\n"
         "region = us-east-1\n"
     )
-    srv = Server(root / "data", ["--executor", "local", "--credentials", str(credentials)])
-    srv.start()
-    yield srv
-    srv.kill()
+    with Server(root / "data", ["--executor", "local", "--credentials", str(credentials)]) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -52,10 +49,6 @@ def alice(server):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def bob(server):  # type: ignore[no-untyped-def]
     return server.client(BOB["key"], BOB["secret"])
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def error_of(call, *args: Any, **kwargs: Any) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
@@ -345,12 +338,9 @@ def test_remote_bind_without_credentials_is_refused(tmp_path):  # type: ignore[n
 
 
 def test_remote_bind_is_allowed_with_allow_open_remote(tmp_path):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path / "data", ["--host", "0.0.0.0", "--allow-open-remote", "--executor", "local"])
-    srv.start()
-    try:
+    flags = ["--host", "0.0.0.0", "--allow-open-remote", "--executor", "local"]
+    with Server(tmp_path / "data", flags) as srv:
         assert srv.client().describe_job_queues()["jobQueues"] == []
-    finally:
-        srv.kill()
 
 
 def test_remote_bind_is_allowed_with_credentials(tmp_path):  # type: ignore[no-untyped-def]
@@ -359,14 +349,9 @@ def test_remote_bind_is_allowed_with_credentials(tmp_path):  # type: ignore[no-u
         f"[a]\naws_access_key_id = {ALICE['key']}\naws_secret_access_key = s\n"
         f"aws_account_id = {ALICE['account']}\n"
     )
-    srv = Server(
-        tmp_path / "data", ["--host", "0.0.0.0", "--credentials", str(credentials), "--executor", "local"]
-    )
-    srv.start()
-    try:
+    flags = ["--host", "0.0.0.0", "--credentials", str(credentials), "--executor", "local"]
+    with Server(tmp_path / "data", flags) as srv:
         assert srv.client(ALICE["key"], "s").describe_job_queues()["jobQueues"] == []
-    finally:
-        srv.kill()
 
 
 def test_a_bad_credentials_file_stops_the_server_with_a_clear_message(tmp_path):  # type: ignore[no-untyped-def]
