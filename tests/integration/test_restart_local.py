@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from tests.integration.jobtools import (
@@ -139,5 +141,65 @@ def test_a_graceful_stop_also_ends_local_jobs(server: Server, tmp_path: Path) ->
         done = wait_status(client, job)
         assert done["status"] == "FAILED"
         assert "restart" in done["statusReason"].lower()
+    finally:
+        kill_if_alive(*processes)
+
+
+def _agent_of(server: Server) -> int:
+    """The local agent: the server's child that runs `batchd.executors.agent`."""
+    assert server.process is not None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid and b"executors.agent" in cmdline:
+            return int(entry.name)
+    raise AssertionError("the server has no local agent")
+
+
+def test_jobs_of_a_killed_agent_end_and_the_next_job_runs(server: Server, tmp_path: Path) -> None:
+    """kill -9 of the local agent alone: its jobs fail or retry, their processes end, and jobs go on."""
+    client = server.client()
+    create_ce(client, "ce")
+    create_queue(client, "q", ["ce"])
+    pid_file, child_file = tmp_path / "pid", tmp_path / "child"
+    register(client, "long", long_running(pid_file, child_file))
+    register(client, "after", ["sh", "-c", "echo after the agent"])
+    job = submit(client, "q", "long")
+    processes = [read_pid(pid_file), read_pid(child_file)]
+    try:
+        wait_status(client, job, {"RUNNING"})
+        os.kill(_agent_of(server), signal.SIGKILL)
+        failed = wait_status(client, job)
+        assert failed["status"] == "FAILED"
+        assert "local agent" in failed["attempts"][0]["statusReason"]
+        for pid in processes:
+            wait_gone(pid)
+        after = submit(client, "q", "after")
+        assert wait_status(client, after)["status"] == "SUCCEEDED"
+        assert output(server, after) == ["after the agent"]
+    finally:
+        kill_if_alive(*processes)
+
+
+def test_a_server_killed_hard_takes_its_local_jobs_down_at_once(server: Server, tmp_path: Path) -> None:
+    """No restart needed: the agent sees the server go and ends the jobs itself."""
+    client = server.client()
+    create_ce(client, "ce")
+    create_queue(client, "q", ["ce"])
+    pid_file, child_file = tmp_path / "pid", tmp_path / "child"
+    register(client, "long", long_running(pid_file, child_file))
+    job = submit(client, "q", "long")
+    processes = [read_pid(pid_file), read_pid(child_file)]
+    try:
+        wait_status(client, job, {"RUNNING"})
+        agent = _agent_of(server)
+        server.kill()
+        for pid in (*processes, agent):
+            wait_gone(pid)
     finally:
         kill_if_alive(*processes)

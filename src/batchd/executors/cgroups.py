@@ -115,3 +115,22 @@ def _enable_v2_controllers() -> None:
     parent.mkdir(exist_ok=True)
     for path in (ROOT / "cgroup.subtree_control", parent / "cgroup.subtree_control"):
         _write(path, "+memory +cpu")
+
+
+def own_procs_files() -> list[str]:
+    """The `cgroup.procs` files of this process's own groups, in the hierarchies `Cgroup` uses."""
+    files: list[str] = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return files
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if _is_v2():
+            if controllers == "":
+                files.append(str(ROOT / path.lstrip("/") / "cgroup.procs"))
+        else:
+            for name in ("memory", "cpu"):
+                if name in controllers.split(",") and (ROOT / name).exists():
+                    files.append(str(ROOT / name / path.lstrip("/") / "cgroup.procs"))
+    return files

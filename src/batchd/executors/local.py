@@ -2,35 +2,32 @@
 
 The command runs as argv without a shell, with the job's environment, ulimits, user (when batchd runs as
 root), and a memory hard limit and CPU weight through cgroups where the OS allows. The image is only
-recorded. Processes die with the server (PR_SET_PDEATHSIG), so after a crash nothing runs unobserved.
+recorded. The processes are started, watched and logged by the local agent (`agent.py`), a small process
+of the server's own; they end with the server, so after a crash nothing runs unobserved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import ctypes
 import grp
+import json
 import logging
 import os
 import pwd
 import resource
 import signal
-import subprocess
-from dataclasses import dataclass
+import sys
 
 from batchd.executors import cgroups
+from batchd.executors.agent import terminate_with_parent
 from batchd.executors.base import OOM_REASON, AttemptEnd, Handle, LaunchFailed, LaunchSpec
-from batchd.executors.logs import LogWriter
+from batchd.executors.processes import is_zombie, kill_group, start_time
 
 log = logging.getLogger("batchd.executor.local")
 
 # What a container image would usually set; a job's own environment wins.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
 
 # ulimit names as Docker and AWS spell them → resource limits.
 ULIMITS = {
@@ -40,22 +37,120 @@ ULIMITS = {
     if hasattr(resource, f"RLIMIT_{name.upper()}")
 }  # fmt: skip
 
-
-@dataclass
-class _Attempt:
-    process: asyncio.subprocess.Process
-    pumps: list[asyncio.Task[None]]
-    writer: LogWriter
-    cgroup: cgroups.Cgroup | None
+AGENT_GONE = "the local agent that ran the process ended unexpectedly"
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks: tells a pid from a later process reusing it."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self) -> None:
+        self._agent: _AgentConnection | None = None
+        self._agent_lock: asyncio.Lock | None = None
+        self._cgroups_problem = cgroups.available()
+        self._is_root = os.geteuid() == 0
+        if self._cgroups_problem:
+            log.info("local executor: no memory or CPU limits (%s)", self._cgroups_problem)
+
+    def problem(self) -> str | None:
         return None
+
+    async def start(self, spec: LaunchSpec) -> Handle:
+        if not spec.command:
+            raise LaunchFailed(
+                "CannotStartContainerError: the job has no command; the local executor runs the command "
+                "and cannot use an image's default"
+            )
+        limits = []
+        for ulimit in spec.ulimits:
+            which = ULIMITS.get(str(ulimit.get("name")))
+            if which is None:
+                raise LaunchFailed(f"CannotStartContainerError: unknown ulimit {ulimit.get('name')}")
+            limits.append((which, int(ulimit["softLimit"]), int(ulimit["hardLimit"])))
+        ids = _resolve_user(spec.user) if spec.user and self._is_root else None
+        wanted_group = None
+        if self._cgroups_problem is None:
+            wanted_group = {"name": _cgroup_name(spec), "memory_mib": spec.memory_mib, "vcpus": spec.vcpus}
+        agent = await self._connection()
+        key = _key(spec)
+        started: asyncio.Future[Handle] = asyncio.get_running_loop().create_future()
+        agent.starting[key] = started
+        # Made now: the end may be reported before the scheduler asks for it.
+        agent.running[key] = asyncio.get_running_loop().create_future()
+        agent.send({
+            "start": key,
+            "argv": spec.command,
+            "env": {"PATH": DEFAULT_PATH, "HOME": str(spec.work_dir), **spec.environment},
+            "cwd": str(spec.work_dir.resolve()),
+            "log": str(spec.log_path),
+            "rlimits": limits,
+            "user": ids,
+            "cgroup": wanted_group,
+        })  # fmt: skip
+        return await started
+
+    async def _connection(self) -> _AgentConnection:
+        if self._agent is not None and self._agent.alive:
+            return self._agent
+        if self._agent_lock is None:
+            self._agent_lock = asyncio.Lock()
+        async with self._agent_lock:
+            if self._agent is None or not self._agent.alive:
+                try:
+                    self._agent = await _AgentConnection.open()
+                except OSError as exc:
+                    raise LaunchFailed(
+                        f"CannotStartContainerError: the local agent cannot start: {exc}"
+                    ) from None
+            return self._agent
+
+    async def wait(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd:
+        agent, key = self._agent, _key(spec)
+        future = agent.running.get(key) if agent else None
+        if agent is None or future is None:
+            return AttemptEnd(None, "CannotInspectContainerError: the process is no longer known to batchd")
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if future.done():
+                agent.running.pop(key, None)
+
+    async def stop(self, handle: Handle, grace_seconds: float) -> None:
+        pid = int(handle["pid"])
+        if start_time(pid) != handle.get("start"):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = asyncio.get_running_loop().time() + grace_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if start_time(pid) != handle.get("start") or is_zombie(pid):
+                return
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+    async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
+        # The old server's agent killed the process group when that server ended, unless both were
+        # killed at once: whatever is left of the group and its cgroup is ended here.
+        pid = handle.get("pid")
+        if pid is not None:
+            kill_group(int(pid), handle.get("start"))
+        group = cgroups.Cgroup.existing(_cgroup_name(spec)) if self._cgroups_problem is None else None
+        if group is not None:
+            group.kill()
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while group.pids() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            group.remove()
+        return AttemptEnd(None, "Executor restarted: the local process ended with the previous batchd server")
+
+    async def reap(self, known: list[Handle]) -> None:
+        # Local processes die with the server: nothing can be left over.
+        return None
+
+    async def close(self) -> None:
+        if self._agent is not None:
+            await self._agent.close()
+            self._agent = None
 
 
 def _resolve_user(user: str) -> tuple[int, int]:
@@ -87,206 +182,106 @@ def _resolve_user(user: str) -> tuple[int, int]:
     return uid, gid
 
 
-class LocalExecutor:
-    name = "local"
+class _AgentConnection:
+    """The running agent process and the attempts waiting on its events."""
 
-    def __init__(self) -> None:
-        self._attempts: dict[tuple[str, int], _Attempt] = {}
-        self._cgroups_problem = cgroups.available()
-        self._is_root = os.geteuid() == 0
-        if self._cgroups_problem:
-            log.info("local executor: no memory or CPU limits (%s)", self._cgroups_problem)
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.starting: dict[str, asyncio.Future[Handle]] = {}
+        self.running: dict[str, asyncio.Future[AttemptEnd]] = {}
+        self.handles: dict[str, Handle] = {}
+        self.reader = asyncio.create_task(self._read())
 
-    def problem(self) -> str | None:
-        return None
+    @classmethod
+    async def open(cls) -> _AgentConnection:
+        env = dict(os.environ, BATCHD_AGENT_LOG_LEVEL=logging.getLevelName(log.getEffectiveLevel()))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "batchd.executors.agent",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            preexec_fn=terminate_with_parent,
+            start_new_session=True,
+        )  # fmt: skip
+        return cls(process)
 
-    async def start(self, spec: LaunchSpec) -> Handle:
-        if not spec.command:
-            raise LaunchFailed(
-                "CannotStartContainerError: the job has no command; the local executor runs the command "
-                "and cannot use an image's default"
-            )
-        limits = []
-        for ulimit in spec.ulimits:
-            which = ULIMITS.get(str(ulimit.get("name")))
-            if which is None:
-                raise LaunchFailed(f"CannotStartContainerError: unknown ulimit {ulimit.get('name')}")
-            limits.append((which, int(ulimit["softLimit"]), int(ulimit["hardLimit"])))
-        ids = _resolve_user(spec.user) if spec.user and self._is_root else None
-        spec.work_dir.mkdir(parents=True, exist_ok=True)
-        if ids is not None:
-            os.chown(spec.work_dir, *ids)
-        group = None
-        if self._cgroups_problem is None:
-            try:
-                group = cgroups.Cgroup.create(_cgroup_name(spec), spec.memory_mib, spec.vcpus)
-            except OSError as exc:
-                log.warning("no cgroup for %s: %s", spec.job_id, exc)
-        join = group.join_paths() if group else []
-        work_dir = str(spec.work_dir.resolve())
+    @property
+    def alive(self) -> bool:
+        return not self.reader.done()
 
-        def in_child() -> None:
-            # Runs between fork and exec: keep it to system calls.
-            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            pid = str(os.getpid())
-            for path in join:
-                with open(path, "w") as file:
-                    file.write(pid)
-            for which, soft, hard in limits:
-                resource.setrlimit(which, (soft, hard))
-            # Here rather than through `cwd=`: uvloop (what uvicorn runs) changes directory after this
-            # function, so as the job's user, who may not be allowed into the data directory's parents.
-            os.chdir(work_dir)
-            if ids is not None:
-                os.setgroups([])
-                os.setgid(ids[1])
-                os.setuid(ids[0])
+    def send(self, request: dict[str, object]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(request) + "\n").encode())
 
-        writer = LogWriter(spec.log_path)
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
         try:
-            process = await asyncio.create_subprocess_exec(
-                *spec.command,
-                env={"PATH": DEFAULT_PATH, "HOME": str(spec.work_dir), **spec.environment},
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                preexec_fn=in_child,
-                start_new_session=True,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            writer.close()
-            if group:
-                group.remove()
-            raise LaunchFailed(f"CannotStartContainerError: {exc}") from None
-        assert process.stdout is not None and process.stderr is not None
-        pumps = [
-            asyncio.create_task(_pump(process.stdout, "stdout", writer)),
-            asyncio.create_task(_pump(process.stderr, "stderr", writer)),
-        ]
-        self._attempts[(spec.job_id, spec.attempt)] = _Attempt(process, pumps, writer, group)
-        return {"pid": process.pid, "start": _start_time(process.pid)}
-
-    async def wait(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd:
-        attempt = self._attempts.get((spec.job_id, spec.attempt))
-        if attempt is None:
-            return AttemptEnd(None, "CannotInspectContainerError: the process is no longer known to batchd")
-        try:
-            code = await attempt.process.wait()
-            # As when a container's main process ends: nothing the attempt started outlives it, and
-            # no leftover child keeps the output pipes (and so the job) open.
-            _kill_group(int(handle["pid"]), handle.get("start"))
-            if attempt.cgroup:
-                attempt.cgroup.kill()
-            _, pending = await asyncio.wait(attempt.pumps, timeout=DRAIN_SECONDS)
-            for pump in pending:
-                pump.cancel()
+            async for line in self.process.stdout:
+                self._dispatch(json.loads(line))
+        except Exception:
+            log.exception("lost the local agent's events")
         finally:
-            attempt.writer.close()
-            self._attempts.pop((spec.job_id, spec.attempt), None)
-        oom = attempt.cgroup.oom_killed() if attempt.cgroup else False
-        if attempt.cgroup:
-            await _remove(attempt.cgroup)
-        # A signal death is reported as a shell would: 128 + the signal number.
-        exit_code = 128 - code if code < 0 else code
-        return AttemptEnd(exit_code, OOM_REASON if oom else None)
+            self._gone()
 
-    async def stop(self, handle: Handle, grace_seconds: float) -> None:
-        pid = int(handle["pid"])
-        if _start_time(pid) != handle.get("start"):
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = asyncio.get_running_loop().time() + grace_seconds
-        while asyncio.get_running_loop().time() < deadline:
-            if _start_time(pid) != handle.get("start") or _is_zombie(pid):
-                return
-            await asyncio.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    def _dispatch(self, event: dict[str, object]) -> None:
+        if "started" in event:
+            key = str(event["started"])
+            handle = {"pid": event["pid"], "start": event["start"]}
+            self.handles[key] = handle
+            _resolve(self.starting.pop(key, None), handle)
+        elif "failed" in event:
+            key = str(event["failed"])
+            self.running.pop(key, None)
+            future = self.starting.pop(key, None)
+            if future is not None and not future.done():
+                future.set_exception(LaunchFailed(str(event["reason"])))
+        elif "ended" in event:
+            key = str(event["ended"])
+            self.handles.pop(key, None)
+            code = event["code"]
+            end = AttemptEnd(
+                code if isinstance(code, int) else None, OOM_REASON if event.get("oom") else None
+            )
+            # Left for `wait`, which may not have asked yet.
+            _resolve(self.running.get(key), end)
 
-    async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
-        # The main process was the old server's child and died with it (PR_SET_PDEATHSIG); what it
-        # started may still run: its process group and its cgroup are ended here.
-        pid = handle.get("pid")
-        if pid is not None:
-            _kill_group(int(pid), handle.get("start"))
-        group = cgroups.Cgroup.existing(_cgroup_name(spec)) if self._cgroups_problem is None else None
-        if group is not None:
-            group.kill()
-            await _remove(group)
-        return AttemptEnd(None, "Executor restarted: the local process ended with the previous batchd server")
-
-    async def reap(self, known: list[Handle]) -> None:
-        # Local processes die with the server: nothing can be left over.
-        return None
+    def _gone(self) -> None:
+        """The agent ended (a crash, or the server closing): its processes died with it."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        for start in self.starting.values():
+            if not start.done():
+                start.set_exception(LaunchFailed(f"CannotStartContainerError: {AGENT_GONE}"))
+        for key, future in self.running.items():
+            handle = self.handles.get(key)
+            if handle is not None:
+                kill_group(int(handle["pid"]), handle.get("start"))
+            _resolve(future, AttemptEnd(None, f"Executor error: {AGENT_GONE}"))
+        self.starting.clear()
+        self.running.clear()
 
     async def close(self) -> None:
-        for attempt in list(self._attempts.values()):
-            if attempt.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(attempt.process.pid, signal.SIGKILL)
+        for handle in self.handles.values():
+            kill_group(int(handle["pid"]), handle.get("start"))
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader
 
 
-# How long output still buffered in the pipes may take to reach the log once the attempt ended.
-DRAIN_SECONDS = 5.0
+def _resolve(future: asyncio.Future[Handle] | asyncio.Future[AttemptEnd] | None, value: object) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)  # type: ignore[arg-type]
 
 
 def _cgroup_name(spec: LaunchSpec) -> str:
     return f"{spec.job_id}-{spec.attempt}"
 
 
-def _kill_group(pgid: int, leader_start: str | None) -> None:
-    """SIGKILLs what is left of an attempt's process group, the leader gone or not.
-
-    Linux does not reuse a pid while it still names a process group, so a live process with this pid
-    but another start time means the group is empty and the number now belongs to someone else.
-    """
-    current = _start_time(pgid)
-    if current is not None and current != leader_start:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-async def _remove(group: cgroups.Cgroup) -> None:
-    """Removes a cgroup once the processes just killed in it are gone."""
-    deadline = asyncio.get_running_loop().time() + 2.0
-    while group.pids() and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.02)
-    group.remove()
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-async def _pump(stream: asyncio.StreamReader, name: str, writer: LogWriter) -> None:
-    """One log event per output line; a line longer than the reader's limit becomes several events.
-
-    `readline()` would drop the buffered part of an over-long line; `readuntil()` leaves it to be read.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    split = False
-    while True:
-        try:
-            chunk = await stream.readuntil(b"\n")
-        except asyncio.IncompleteReadError as end:
-            # End of output: what is left has no newline.
-            if end.partial:
-                writer.write(name, decoder.decode(end.partial, final=True))
-            return
-        except asyncio.LimitOverrunError as over:
-            chunk = await stream.read(over.consumed or 1)
-            writer.write(name, decoder.decode(chunk))
-            split = True
-            continue
-        if split and chunk == b"\n":
-            # The end of a line already written in pieces.
-            split = False
-            continue
-        split = False
-        writer.write(name, decoder.decode(chunk))
+def _key(spec: LaunchSpec) -> str:
+    return f"{spec.job_id}:{spec.attempt}"
