@@ -1,7 +1,8 @@
 """Every job query the API and the scheduler run is served from an index, never a scan of all jobs.
 
 A scan costs what is stored, so it would make SubmitJob, DescribeJobs and ListJobs slower as jobs pile
-up. The statements are captured as SQLite really runs them (parameters expanded) from a real store file,
+up. The store is seeded with enough jobs for SQLite's planner to weigh its choices as it does in use.
+The statements are captured as SQLite really runs them (parameters expanded) from a real store file,
 then SQLite's own planner is asked how it runs each.
 """
 
@@ -42,7 +43,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     store = SqliteStore(tmp_path / "state.db")
     statuses = list(JobStatus)
     with store.transaction():
-        for i in range(200):
+        for i in range(2000):
             store.insert_job(_job(i, statuses[i % len(statuses)]))
     yield store
     store.close()
@@ -54,7 +55,9 @@ QUERIES: dict[str, Callable[[SqliteStore], object]] = {
     "jobs_in_status active": lambda s: s.jobs_in_status(ACTIVE),
     "jobs_in_queue": lambda s: s.jobs_in_queue(ACCOUNT, QUEUE, (JobStatus.RUNNABLE, JobStatus.RUNNING)),
     "get_job": lambda s: s.get_job("job-7", ACCOUNT),
-    "get_jobs": lambda s: s.get_jobs(ACCOUNT, ["job-1", "job-2"]),
+    # As many ids as DescribeJobs takes: with a long IN list SQLite's planner prefers other indexes.
+    "get_jobs": lambda s: s.get_jobs(ACCOUNT, [f"job-{i}" for i in range(100)]),
+    "existing_job_ids": lambda s: s.existing_job_ids(ACCOUNT, [f"job-{i}" for i in range(100)]),
     "job_statuses": lambda s: s.job_statuses(["job-1", "job-404"]),
     "dependencies": lambda s: s.dependencies("job-3"),
     "dependents": lambda s: s.dependents("job-3"),
@@ -85,7 +88,11 @@ def test_job_queries_use_an_index(store: SqliteStore, tmp_path: Path, name: str)
     try:
         for sql in reads:
             plan = [row[3] for row in planner.execute(f"EXPLAIN QUERY PLAN {sql}")]
-            scans = [step for step in plan if step.startswith("SCAN") and "job" in step]
+            # An index searched by account alone reads every job of the account: a scan all the same.
+            scans = [
+                step for step in plan
+                if "job" in step and (step.startswith("SCAN") or step.endswith("(account=?)"))
+            ]  # fmt: skip
             assert not scans, f"{name}: {sql}\n  is planned as {plan}"
     finally:
         planner.close()

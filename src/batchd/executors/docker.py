@@ -225,6 +225,7 @@ class DockerExecutor:
         self._followers: dict[str, _Follower] = {}  # by container id; touched on the event loop only
         self._starting: set[str] = set()  # names of containers being created, not orphans
         self._problem: tuple[float, str | None] | None = None
+        self._removals: set[asyncio.Task[None]] = set()  # containers of ended attempts being removed
 
     def _connect(self, timeout: int) -> docker.APIClient:
         """A client; asks the engine its API version, so it may block (up to `timeout`) and raise."""
@@ -262,8 +263,12 @@ class DockerExecutor:
         name = f"batchd-{spec.job_id}-{spec.attempt}"
         self._starting.add(name)
         try:
-            await self._call(lambda api: _ensure_image(api, spec.image))
-            container_id = await self._call(lambda api: _create(api, spec, name, self._owner))
+            try:
+                container_id = await self._call(lambda api: _create(api, spec, name, self._owner))
+            except ImageNotFound:
+                # Pulled only when missing: asking first would cost every start one more round trip.
+                await self._call(lambda api: _ensure_image(api, spec.image))
+                container_id = await self._call(lambda api: _create(api, spec, name, self._owner))
             await self._follower(container_id, spec.log_path)
         except TRANSIENT as exc:  # the engine itself failed (unreachable, timed out)
             raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
@@ -290,8 +295,11 @@ class DockerExecutor:
         self._followers.pop(container_id, None)
         if state is None:
             return _gone(handle)
-        # Removed only now that its logs are copied and its end known: OOMKilled dies with the container.
-        await self._remove(container_id)
+        # Removed only now that its logs are copied and its end known (OOMKilled dies with the container),
+        # and in the background: the job's end and its vCPUs do not wait for the engine's cleanup.
+        removal = asyncio.create_task(self._remove(container_id))
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
         return AttemptEnd(state.get("ExitCode"), OOM_REASON if state.get("OOMKilled") else None)
 
     async def stop(self, handle: Handle, grace_seconds: float) -> None:
@@ -345,6 +353,9 @@ class DockerExecutor:
         await asyncio.gather(*(self._remove(container_id) for container_id in container_ids))
 
     async def close(self) -> None:
+        if self._removals:
+            # Whatever is not removed by then is an orphan the next start removes.
+            await asyncio.wait(self._removals, timeout=10)
         followers = list(self._followers.values())
         self._followers.clear()
         for follower in followers:
@@ -401,7 +412,8 @@ def _ensure_image(api: docker.APIClient, image: str) -> None:
 
 
 def _create(api: docker.APIClient, spec: LaunchSpec, name: str, owner: str) -> str:
-    """Creates and starts the attempt's container; raises LaunchFailed, leaving no container behind."""
+    """Creates and starts the attempt's container; raises LaunchFailed, leaving no container behind, or
+    ImageNotFound when the engine lacks the image."""
     volumes = {v.get("name"): v for v in spec.volumes}
     binds: list[str] = []
     mounts: list[Mount] = []
@@ -450,6 +462,8 @@ def _create(api: docker.APIClient, spec: LaunchSpec, name: str, owner: str) -> s
             # This very attempt's container, left by a start that crashed before its handle was stored.
             api.remove_container(name, v=True, force=True)
             container_id = create()
+    except ImageNotFound:
+        raise  # for the caller to pull it
     except TRANSIENT as exc:
         raise LaunchFailed(f"CannotStartContainerError: {_detail(exc)}") from exc
     try:

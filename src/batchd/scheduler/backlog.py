@@ -56,7 +56,9 @@ class Backlog:
             self._order = sorted((rank(job, queues), job.job_id) for job in self._runnable.values())
 
     def ranked(self) -> Iterator[Candidate]:
-        for _, job_id in list(self._order):
+        """Not a copy: a pass usually stops after a few jobs, and copying a long backlog would cost what
+        is queued. The order must not change while this is iterated (placement is a pure function)."""
+        for _, job_id in self._order:
             job = self._runnable.get(job_id)
             if job is not None:
                 yield job
