@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from batchd.domain.jobs import JobStatus
+from batchd.store.checkpoints import Checkpointer
 from batchd.store.errors import Conflict, StoreError
 from batchd.store.records import JobRecord
 from batchd.store.schema import SCHEMA_VERSION, STATEMENTS
@@ -35,6 +36,8 @@ class SqliteStore:
             # NORMAL in WAL mode loses nothing when the process is killed; FULL also survives power loss.
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.execute("PRAGMA busy_timeout=10000")
+            # Checkpoints run on the Checkpointer's thread, not inside a COMMIT on the event loop.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute("PRAGMA foreign_keys=OFF")
             with self.transaction():
                 for statement in STATEMENTS:
@@ -45,8 +48,12 @@ class SqliteStore:
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database at {path}: {exc}") from exc
+        self._checkpointer = Checkpointer(path)
+        self._checkpointer.start()
 
     def close(self) -> None:
+        self._checkpointer.stop()
+        # The last connection to close checkpoints what is left and removes the WAL file.
         self._db.close()
 
     @contextmanager
