@@ -63,10 +63,10 @@ def terminate_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-class _Output:
+class OutputLines:
     """One output pipe of a process, cut into log events of a line each."""
 
-    def __init__(self, pipe: IO[bytes], name: str, writer: LogWriter) -> None:
+    def __init__(self, pipe: IO[bytes] | None, name: str, writer: LogWriter) -> None:
         self.pipe = pipe
         self.name = name
         self._writer = writer
@@ -75,23 +75,30 @@ class _Output:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                line, self._buffer = self._buffer[: end + 1], self._buffer[end + 1 :]
-                if self._split and line == b"\n":
-                    # The end of a line already written in pieces.
-                    self._split = False
-                    continue
-                self._split = False
-                self._writer.write(self.name, self._decoder.decode(line))
-            elif len(self._buffer) >= LINE_LIMIT:
-                piece, self._buffer = self._buffer[:LINE_LIMIT], self._buffer[LINE_LIMIT:]
-                self._writer.write(self.name, self._decoder.decode(piece))
-                self._split = True
-            else:
-                return
+        # Walks the data with an offset: slicing the rest off after each line would copy a chunk full
+        # of short lines once per line.
+        data = self._buffer + data if self._buffer else data
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            self._line(data[start : end + 1])
+            start = end + 1
+        while len(data) - start >= LINE_LIMIT:
+            self._write(data[start : start + LINE_LIMIT])
+            self._split = True
+            start += LINE_LIMIT
+        self._buffer = data[start:]
+
+    def _line(self, line: bytes) -> None:
+        for offset in range(0, len(line), LINE_LIMIT):
+            piece = line[offset : offset + LINE_LIMIT]
+            if self._split and piece == b"\n":
+                break  # the end of a line already written in pieces
+            self._write(piece)
+            self._split = True
+        self._split = False
+
+    def _write(self, piece: bytes) -> None:
+        self._writer.write(self.name, self._decoder.decode(piece))
 
     def finish(self) -> None:
         """End of output: what is left has no newline."""
@@ -107,7 +114,7 @@ class _Process:
     start: str | None
     writer: LogWriter
     group: cgroups.Cgroup | None
-    outputs: dict[int, _Output] = field(default_factory=dict)
+    outputs: dict[int, OutputLines] = field(default_factory=dict)
     pidfd: int | None = None
     code: int | None = None
     finished: bool = False
@@ -222,7 +229,7 @@ class Agent:
         for pipe, name in ((popen.stdout, "stdout"), (popen.stderr, "stderr")):
             fd = pipe.fileno()
             os.set_blocking(fd, False)
-            process.outputs[fd] = _Output(pipe, name, writer)
+            process.outputs[fd] = OutputLines(pipe, name, writer)
             self._selector.register(fd, selectors.EVENT_READ, lambda fd=fd: self._read_output(process, fd))
         try:
             process.pidfd = os.pidfd_open(popen.pid)
@@ -272,7 +279,8 @@ class Agent:
         self._selector.unregister(fd)
         # Through the file object, which Popen would otherwise close again later, by then perhaps
         # another process's pipe under the same number.
-        output.pipe.close()
+        if output.pipe is not None:
+            output.pipe.close()
 
     def _check_exit(self, process: _Process) -> None:
         code = process.popen.poll()
