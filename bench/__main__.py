@@ -14,8 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import dockerenv, raw, report
-from bench.client import provision_network
+from bench import dockerenv, procstat, raw, report
+from bench.client import make_client, provision_network, setup_fixture
 from bench.dockerenv import DockerInfo
 from bench.e2e import run_e2e
 from bench.scale import run_scale
@@ -30,7 +30,7 @@ from bench.targets import (
     ensure_peer,
     log,
 )
-from bench.workloads import run_api, run_throughput
+from bench.workloads import run_api, run_light, run_throughput
 
 
 def _csv(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--workloads",
         type=_csv(WORKLOADS),
         default=WORKLOADS,
-        help="comma list of raw,api,throughput,e2e,scale",
+        help="comma list of raw,api,throughput,light,e2e,scale",
     )
     p.add_argument("--skip-docker", action="store_true", help="do not look for or use a Docker engine")
     p.add_argument("--repeat", type=int, help="runs of api, throughput (default 3, --quick 1)")
@@ -89,6 +89,7 @@ class Bench:
             "raw": {},
             "api": {},
             "throughput": {},
+            "light": {},
             "e2e": {},
             "scale": {},
         }
@@ -118,7 +119,7 @@ class Bench:
         if needs_docker:
             self.docker = dockerenv.detect(skip=not self.s.use_docker)
         log(f"docker: {'available' if self.docker.available else 'unavailable'} ({self.docker.reason})")
-        api_like = {"api", "throughput", "e2e", "scale"} & set(self.s.workloads)
+        api_like = {"api", "throughput", "light", "e2e", "scale"} & set(self.s.workloads)
         for fam in self.s.families:
             if not api_like:
                 break
@@ -148,11 +149,16 @@ class Bench:
             self.skip("raw", "docker run", f"Docker unavailable: {self.docker.reason}")
 
     def run_api_and_throughput(self) -> None:
+        """The api, throughput and light workloads, on one fresh server per target and run."""
         want_api = "api" in self.s.workloads
         want_tp = "throughput" in self.s.workloads
-        if not (want_api or want_tp):
+        want_light = "light" in self.s.workloads
+        if not (want_api or want_tp or want_light):
             return
+        label = "/".join(w for w in ("api", "throughput", "light") if w in self.s.workloads)
         for run in range(self.s.repeat):
+            if want_light:
+                self.guarded("noop", "light", partial(self._light_noop, run))
             for fam in self.families:
                 spec = API_TARGETS[fam]
 
@@ -176,8 +182,43 @@ class Bench:
                             )
                             tp["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
                             self.results["throughput"].setdefault(spec.name, {"runs": []})["runs"].append(tp)
+                        if want_light:
+                            log(f"light: {spec.name} run {run + 1}/{self.s.repeat}")
+                            # The same fixture as api/throughput, made through boto3 and not timed.
+                            fx = setup_fixture(
+                                make_client(srv.endpoint), net, f"lt{run}", ce_state="DISABLED"
+                            )
+                            lt = run_light(
+                                srv.endpoint,
+                                fx.queue,
+                                fx.job_definition,
+                                self.s.light_reps,
+                                self.s.throughput_procs,
+                                self.s.throughput_jobs,
+                                run,
+                                self.s.step_timeout_s,
+                                srv.usage,
+                            )
+                            self.results["light"].setdefault(spec.name, {"runs": []})["runs"].append(lt)
 
-                self.guarded(spec.name, "api/throughput", one)
+                self.guarded(spec.name, label, one)
+
+    def _light_noop(self, run: int) -> None:
+        """The light workload against bench.noop_server: the light client's own floor."""
+        log(f"light: no-op server run {run + 1}/{self.s.repeat}")
+        with raw.noop_endpoint() as (endpoint, pid):
+            lt = run_light(
+                endpoint,
+                "q",
+                "jd",
+                self.s.light_reps,
+                self.s.throughput_procs,
+                self.s.throughput_jobs,
+                run,
+                self.s.step_timeout_s,
+                partial(procstat.usage, pid),
+            )
+        self.results["light"].setdefault("noop", {"runs": []})["runs"].append(lt)
 
     def run_e2e(self) -> None:
         if "e2e" not in self.s.workloads:

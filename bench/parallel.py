@@ -1,7 +1,8 @@
 """SubmitJob from several client processes at once (throughput and scale seeding).
 
 Processes, not threads: boto3 request signing and parsing are CPU-bound Python, so threads in one client
-process would measure the client's GIL rather than the server.
+process would measure the client's GIL rather than the server. Each process uses either a boto3 client or,
+with `light=True`, a bench.light.LightClient (signed HTTP without boto3); the loop is the same.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _worker(
     deadline: float,
     barrier: Any,
     out: Any,
+    light: bool = False,
 ) -> None:
     start = end = time.monotonic()
     submitted = errors = consecutive = 0
@@ -50,9 +52,15 @@ def _worker(
     sample: list[str] = []
     by_deadline = False
     try:
-        from bench.client import make_client
+        client: Any
+        if light:
+            from bench.light import LightClient
 
-        client = make_client(endpoint)
+            client = LightClient(endpoint)
+        else:
+            from bench.client import make_client
+
+            client = make_client(endpoint)
         # One untimed call opens the connection, so the timed window starts with a warm client.
         # The timed loop reports errors; this call only warms up.
         with contextlib.suppress(Exception):
@@ -100,8 +108,10 @@ def submit_many(
     total: int,
     deadline_s: float,
     prefix: str,
+    light: bool = False,
 ) -> SubmitResult:
-    """Submit `total` jobs split over `procs` processes; wall time is first start to last finish."""
+    """Submit `total` jobs split over `procs` processes; wall time is first start to last finish.
+    With `light`, each process uses the light signed-HTTP client instead of boto3."""
     barrier = _CTX.Barrier(procs)
     out = _CTX.Queue()
     deadline = time.monotonic() + deadline_s
@@ -109,7 +119,7 @@ def submit_many(
     workers = [
         _CTX.Process(
             target=_worker,
-            args=(endpoint, queue, job_definition, share[i], f"{prefix}-p{i}", deadline, barrier, out),
+            args=(endpoint, queue, job_definition, share[i], f"{prefix}-p{i}", deadline, barrier, out, light),
             daemon=True,
         )
         for i in range(procs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -71,8 +73,9 @@ def docker_run(docker: DockerInfo, n: int, parallel_n: int) -> dict[str, Any]:
     return {"single_ms": summarize(single), "parallel": _parallel(DOCKER_RUN, parallel_n, env)}
 
 
-def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int) -> dict[str, Any]:
-    """boto3 SubmitJob against bench.noop_server: the client-side floor of every API latency."""
+@contextlib.contextmanager
+def noop_endpoint() -> Iterator[tuple[str, int]]:
+    """bench.noop_server in a child process of its own (its own GIL); yields its endpoint and pid."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO_DIR))
     proc = subprocess.Popen(
@@ -92,6 +95,15 @@ def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int) -> dict[str, Any
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        yield endpoint, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int) -> dict[str, Any]:
+    """boto3 SubmitJob against bench.noop_server: the client-side floor of every API latency."""
+    with noop_endpoint() as (endpoint, _pid):
         c = make_client(endpoint)
         for _ in range(5):
             c.submit_job(jobName="warm", jobQueue="q", jobDefinition="jd")
@@ -102,6 +114,3 @@ def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int) -> dict[str, Any
             lat.append((time.perf_counter() - t0) * 1000.0)
         tp = {str(p): submit_many(endpoint, "q", "jd", p, jobs, 300, prefix="noop").rate for p in procs_list}
         return {"submit_ms": summarize(lat), "throughput": tp}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)

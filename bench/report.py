@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.light import LATENCY_OPERATIONS
 from bench.settings import RESULTS_DIR
 from bench.stats import median_or_none
 from bench.workloads import OPERATIONS
 
 LOWER, HIGHER = "lower", "higher"
 E2E_ORDER = ("batchd-local", "batchd-docker", "moto-docker", "localbatch-docker")
+NOOP = "noop"  # the no-op server's key in results["light"] and its column in the light section
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Section:
     rows: list[Row]
     raw_label: str | None = None
     footnotes: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # column title per target, if not its name
 
     @property
     def batchd(self) -> list[str]:
@@ -91,6 +94,15 @@ def finalize(results: dict[str, Any]) -> None:
                 ),
             }
         entry["median"] = med
+    for entry in results.get("light", {}).values():
+        runs = entry["runs"]
+        entry["median"] = {
+            "latency": {op: _median_of(runs, ("latency", op), ("p50", "p99")) for op in LATENCY_OPERATIONS},
+            "throughput": {
+                procs: _median_of(runs, ("throughput", procs), ("jobs_per_s", "cpu_s_per_1000"))
+                for procs in {k for r in runs for k in (r.get("throughput") or {})}
+            },
+        }
     for per_n in results["e2e"].values():
         for n, entry in per_n.items():
             if not isinstance(entry, dict) or "runs" not in entry:
@@ -111,6 +123,16 @@ def finalize(results: dict[str, Any]) -> None:
                 "latency_source": ok[0]["latency_source"] if ok else None,
                 "reason": None if ok else why,
             }
+
+
+def _median_of(runs: list[dict[str, Any]], path: tuple[str, ...], metrics: tuple[str, ...]) -> dict[str, Any]:
+    """Median of each metric over runs at `path`, with the errors summed and the first error kept."""
+    out: dict[str, Any] = {m: median_or_none(_get(r, *path, m) for r in runs) for m in metrics}
+    out["errors"] = sum(_get(r, *path, "errors") or 0 for r in runs)
+    out["first_error"] = next(
+        (_get(r, *path, "first_error") for r in runs if _get(r, *path, "first_error")), None
+    )
+    return out
 
 
 # -- sections ----------------------------------------------------------------------------------------
@@ -200,6 +222,77 @@ def throughput_section(results: dict[str, Any], targets: list[str]) -> Section:
         "clients against the no-op HTTP server."
     )
     return Section("SubmitJob throughput and cost", intro, targets, rows, "no-op server", notes)
+
+
+def light_section(results: dict[str, Any], targets: list[str]) -> Section:
+    notes: list[str] = []
+    cols = [*targets, NOOP]
+    rows: list[Row] = []
+
+    def cell(t: str, m: dict[str, Any] | None, metric: str, what: str) -> Cell:
+        if m is None:
+            return _absent(results, t, "light", notes)
+        note = ""
+        if m["errors"]:
+            note = f"({m['errors']} err)"
+            _footnote(notes, f"{t} {what}: {m['first_error']}")
+        return Cell(m[metric], note)
+
+    for op, label in (
+        ("SubmitJob", "SubmitJob"),
+        ("DescribeJobs", "DescribeJobs of 1 id"),
+        ("ListJobs", "ListJobs one page"),
+    ):
+        for q in ("p50", "p99"):
+            cells = {t: cell(t, _get(results, "light", t, "median", "latency", op), q, op) for t in cols}
+            rows.append(Row(f"{label} {q} (ms)", LOWER, cells))
+    procs_list = sorted(
+        {int(k) for t in cols for k in (_get(results, "light", t, "median", "throughput") or {})}
+    ) or [1, 4]
+    for metric, label, better in (
+        ("jobs_per_s", "SubmitJob jobs/s, {p} client process(es)", HIGHER),
+        ("cpu_s_per_1000", "server CPU s per 1,000 SubmitJob, {p} process(es)", LOWER),
+    ):
+        for p in procs_list:
+            cells = {
+                t: cell(t, _get(results, "light", t, "median", "throughput", str(p)), metric, f"{p} proc")
+                for t in cols
+            }
+            rows.append(Row(label.format(p=p), better, cells))
+
+    floor = _get(results, "raw", "noop_api") or {}
+    b3 = floor.get("submit_ms") or {}
+    b3_tp = ", ".join(
+        f"{_fmt(v)} jobs/s with {k} process{'' if k == '1' else 'es'}"
+        for k, v in sorted((floor.get("throughput") or {}).items(), key=lambda kv: int(kv[0]))
+        if v
+    )
+    if b3.get("p50") is not None:
+        boto3_floor = (
+            f"boto3's own cost is left out: boto3 SubmitJob against the same no-op server takes "
+            f"p50 {_fmt(b3['p50'])} ms, p99 {_fmt(b3['p99'])} ms and reaches {b3_tp or 'no rate'} "
+            "(Raw reference costs above), a floor under every figure of the boto3 sections."
+        )
+    else:
+        boto3_floor = (
+            "boto3's own cost is left out; its floor (boto3 against the no-op server) is measured by the raw "
+            "workload, which was not run."
+        )
+    intro = (
+        "The same servers, fixtures (DISABLED compute environment, queue, job definition) and job "
+        "sequence as the API and throughput sections, measured through a light client instead of boto3: "
+        "one keep-alive `http.client` connection per process, each request signed with botocore's SigV4Auth, "
+        "JSON built and parsed with the json module, no retries (a non-2xx answer counts as an error). "
+        "Latency is the whole call from one client; jobs/s as in the throughput section, each process with "
+        "its own light client. The no-op server column is the light client against bench/noop_server.py "
+        "(answers `{}` to everything): the floor of this client and this machine, so batchd ÷ no-op server "
+        "says how much of a figure is the server's own work. "
+        + boto3_floor
+        + " The figures show what each server can take, not what a boto3 caller sees."
+    )
+    return Section(
+        "Light client (server capacity)", intro, cols, rows, None, notes, headers={NOOP: "no-op server"}
+    )
 
 
 def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) -> Section:
@@ -423,7 +516,8 @@ def _ratio(a: float | None, b: float | None) -> str:
 def render_section(sec: Section) -> list[str]:
     ratio_cols = [(b, p) for b in sec.batchd for p in sec.peers]
     has_raw = sec.raw_label is not None and any(v is not None for r in sec.rows for v in r.raw.values())
-    head = ["figure", "better", *sec.targets, *[f"{b} ÷ {p}" for b, p in ratio_cols]]
+    name = {t: sec.headers.get(t, t) for t in sec.targets}
+    head = ["figure", "better", *[name[t] for t in sec.targets], *[f"{b} ÷ {name[p]}" for b, p in ratio_cols]]
     if has_raw:
         head += [f"{b} ÷ {sec.raw_label}" for b in sec.batchd]
     lines = [f"## {sec.title}", "", sec.intro, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -476,6 +570,8 @@ def render(results: dict[str, Any]) -> str:
         out += render_section(api_section(results, api_targets))
     if "throughput" in wl:
         out += render_section(throughput_section(results, api_targets))
+    if "light" in wl:
+        out += render_section(light_section(results, api_targets))
     if "e2e" in wl:
         out += render_section(e2e_section(results, list(st.get("e2e_sizes", [])), fams))
     if "scale" in wl:

@@ -22,7 +22,7 @@ CE_MAX_VCPUS = 4
 E2E_PARALLELISM = CE_MAX_VCPUS // JOB_VCPUS
 
 FAMILIES = ("batchd", "moto", "localbatch")
-WORKLOADS = ("raw", "api", "throughput", "e2e", "scale")
+WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "scale")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Settings:
     api_reps: int = 100
     throughput_jobs: int = 500
     throughput_procs: tuple[int, ...] = (1, 4)
+    # Repetitions of SubmitJob, DescribeJobs and ListJobs through the light client. Its calls are cheap,
+    # so more than the api workload's, for a p99 that is not just the maximum. Its throughput part uses
+    # throughput_jobs and throughput_procs.
+    light_reps: int = 300
     e2e_sizes: tuple[int, ...] = (200, 1000)
     e2e_timeout_s: float = 300.0
     scale_steps: tuple[int, ...] = (10_000, 100_000)
@@ -82,6 +86,7 @@ class Settings:
                 "repeat": 1,
                 "api_reps": 10,
                 "throughput_jobs": 100,
+                "light_reps": 50,
                 "e2e_sizes": (20, 50),
                 "e2e_timeout_s": 60.0,
                 "scale_steps": (10_000,),

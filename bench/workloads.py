@@ -1,4 +1,5 @@
-"""API latency and SubmitJob throughput: jobs are submitted but never run.
+"""API latency and SubmitJob throughput (through boto3 and through the light client): jobs are submitted
+but never run.
 
 SubmitJob goes to a queue whose only compute environment is DISABLED, so on batchd (as on AWS) jobs stay
 RUNNABLE and the figure is the cost of accepting a job, not of running one. moto and localbatch ignore
@@ -25,6 +26,7 @@ from bench.client import (
     setup_fixture,
     wait_settled,
 )
+from bench.light import run_light_latency
 from bench.parallel import submit_many
 from bench.procstat import Usage
 from bench.stats import summarize
@@ -150,18 +152,61 @@ def run_throughput(
     """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client."""
     c = make_client(endpoint)
     fx = setup_fixture(c, net, f"tp{run}", ce_state="DISABLED")
-    out: dict[str, Any] = {}
-    for procs in procs_list:
-        before = usage()
-        res = submit_many(endpoint, fx.queue, fx.job_definition, procs, jobs, timeout_s, prefix=f"tp{procs}")
-        cpu = usage().cpu_s - before.cpu_s
-        out[str(procs)] = {
-            "jobs_per_s": res.rate,
-            "cpu_s_per_1000": cpu / res.submitted * 1000 if res.submitted else None,
-            "submitted": res.submitted,
-            "errors": res.errors,
-            "wall_s": res.wall_s,
-            "first_error": res.first_error,
-            "stopped_by_deadline": res.stopped_by_deadline,
-        }
-    return out
+    return {
+        str(procs): _submit_rate(
+            endpoint, fx.queue, fx.job_definition, procs, jobs, timeout_s, usage, f"tp{procs}"
+        )
+        for procs in procs_list
+    }
+
+
+def _submit_rate(
+    endpoint: str,
+    queue: str,
+    job_definition: str,
+    procs: int,
+    jobs: int,
+    timeout_s: float,
+    usage: Callable[[], Usage] | None,
+    prefix: str,
+    light: bool = False,
+) -> dict[str, Any]:
+    """One submit_many round with the server's CPU over it (when usage is known)."""
+    before = usage() if usage else None
+    res = submit_many(endpoint, queue, job_definition, procs, jobs, timeout_s, prefix=prefix, light=light)
+    cpu = usage().cpu_s - before.cpu_s if usage and before else None
+    return {
+        "jobs_per_s": res.rate,
+        "cpu_s_per_1000": cpu / res.submitted * 1000 if cpu is not None and res.submitted else None,
+        "submitted": res.submitted,
+        "errors": res.errors,
+        "wall_s": res.wall_s,
+        "first_error": res.first_error,
+        "stopped_by_deadline": res.stopped_by_deadline,
+    }
+
+
+def run_light(
+    endpoint: str,
+    queue: str,
+    job_definition: str,
+    reps: int,
+    procs_list: tuple[int, ...],
+    jobs: int,
+    run: int,
+    timeout_s: float,
+    usage: Callable[[], Usage] | None,
+) -> dict[str, Any]:
+    """The light workload on one server: SubmitJob/DescribeJobs/ListJobs latency from one light client,
+    then SubmitJob jobs/s from 1 and 4 processes, each with its own light client (see bench.light).
+
+    The caller makes the fixture (through boto3, untimed); for the no-op server any names do."""
+    return {
+        "latency": run_light_latency(endpoint, queue, job_definition, reps, prefix=f"lt{run}"),
+        "throughput": {
+            str(procs): _submit_rate(
+                endpoint, queue, job_definition, procs, jobs, timeout_s, usage, f"lt{run}-{procs}", light=True
+            )
+            for procs in procs_list
+        },
+    }
