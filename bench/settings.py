@@ -34,7 +34,9 @@ class Settings:
     # so end-to-end batches run once by default (--e2e-repeat to change).
     e2e_repeat: int = 1
     api_reps: int = 100
-    throughput_jobs: int = 500
+    # Jobs per throughput run, shared by the client processes: enough for a window of seconds, so the
+    # processes' staggered start does not weigh on the rate.
+    throughput_jobs: int = 2000
     throughput_procs: tuple[int, ...] = (1, 4)
     # Repetitions of SubmitJob, DescribeJobs and ListJobs through the light client. Its calls are cheap,
     # so more than the api workload's, for a p99 that is not just the maximum. Its throughput part uses

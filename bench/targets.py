@@ -170,6 +170,13 @@ class Server:
             data_dir.mkdir()
             argv = [str(self.settings.batchd_bin), "serve", "--host", host, "--port", port]
             argv += ["--data-dir", str(data_dir), "--executor", self.spec.executor]
+            # As a real deployment runs: every request's SigV4 signature verified against this file.
+            credentials = self.workdir / "credentials"
+            credentials.write_text(
+                "[bench]\naws_access_key_id = bench\naws_secret_access_key = bench\n"
+                "aws_account_id = 123456789012\n"
+            )
+            argv += ["--credentials", str(credentials)]
             return argv, "/healthz"
         venv = PEERS_DIR / self.spec.family
         if self.spec.family == "moto":
