@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     job_id: str
     queue_arn: str
@@ -21,7 +21,7 @@ class Candidate:
     memory_mib: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueView:
     arn: str
     priority: int
@@ -29,7 +29,7 @@ class QueueView:
     environments: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnvironmentView:
     arn: str
     capacity_vcpus: float
@@ -38,13 +38,13 @@ class EnvironmentView:
     open: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     job_id: str
     environment_arn: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     assignments: list[Assignment]
     # Jobs no environment of their queue could ever hold (bigger than capacity or host memory).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -43,7 +44,8 @@ def _now() -> int:
 
 def _candidate(job: JobRecord) -> Candidate:
     vcpus, memory = resource_amounts(job.doc["container"])
-    return Candidate(job.job_id, job.queue_arn, job.seq, vcpus or 1.0, memory or 4)
+    # Interned: a backlog of a million jobs then holds a few queue ARNs, not a million copies.
+    return Candidate(job.job_id, sys.intern(job.queue_arn), job.seq, vcpus or 1.0, memory or 4)
 
 
 class Scheduler:
