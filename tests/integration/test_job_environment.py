@@ -169,9 +169,10 @@ def test_working_directory_per_attempt(server: Server, client: Any, queue: str) 
         cwd = Path(lines[0])
         assert cwd.is_relative_to(data), cwd
         assert cwd.parts[-2:] == (done["jobId"], str(attempt))
-        # A fresh, empty directory for every attempt.
+        # A fresh, empty directory for every attempt, gone with it as a container's filesystem is.
         assert lines[1:] == []
-        assert (cwd / f"left-by-{attempt}").exists()
+        assert not cwd.exists()
+    assert not (data / "work" / done["jobId"]).exists()
 
 
 @pytest.mark.skipif(not ROOT, reason="running a job as another user needs batchd to run as root")

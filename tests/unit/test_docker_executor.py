@@ -206,7 +206,7 @@ def test_container_labels_limits_and_removal(tmp_path: Path, engine: docker.Dock
             assert attrs["State"]["Running"]
             host = attrs["HostConfig"]
             assert (host["Memory"], host["MemorySwap"]) == (32 << 20, 32 << 20)
-            assert (host["CpuShares"], host["NetworkMode"]) == (512, "none")
+            assert (host["CpuShares"], host["NetworkMode"]) == (512, "host")
             await executor.stop(handle, 0)
             assert (await executor.wait(spec, handle)).exit_code == 137
             # Removed in the background once the end is known.

@@ -30,6 +30,7 @@ import logging
 import os
 import resource
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +115,7 @@ class _Process:
     start: str | None
     writer: LogWriter
     group: cgroups.Cgroup | None
+    work_dir: Path
     outputs: dict[int, OutputLines] = field(default_factory=dict)
     pidfd: int | None = None
     code: int | None = None
@@ -136,10 +138,19 @@ class Agent:
     def run(self) -> None:
         os.set_blocking(sys.stdin.fileno(), False)
         self._selector.register(sys.stdin.fileno(), selectors.EVENT_READ, self._read_requests)
+        # SIGTERM ends the loop where it stands rather than raising inside a start or a kill: the signal
+        # wakes the selector through this pipe, its handler clears `_serving`.
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGTERM, self._on_terminate)
+        self._selector.register(wake_read, selectors.EVENT_READ, lambda: _drain(wake_read))
         try:
             self._serve()
         finally:
             self._kill_all()
+
+    def _on_terminate(self, signum: int, frame: object) -> None:
+        self._serving = False
 
     def _serve(self) -> None:
         while self._serving:
@@ -224,7 +235,7 @@ class Agent:
             if group:
                 group.remove()
             raise
-        process = _Process(request["start"], popen, start_time(popen.pid), writer, group)
+        process = _Process(request["start"], popen, start_time(popen.pid), writer, group, work_dir)
         assert popen.stdout is not None and popen.stderr is not None
         for pipe, name in ((popen.stdout, "stdout"), (popen.stderr, "stderr")):
             fd = pipe.fileno()
@@ -310,6 +321,11 @@ class Agent:
         for fd in list(process.outputs):
             self._close_output(process, fd)
         process.writer.close()
+        # Like a container's filesystem, the attempt's scratch directory goes with it; its job's
+        # directory too once no attempt is left in it.
+        shutil.rmtree(process.work_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            process.work_dir.parent.rmdir()
         oom = process.group.oom_killed() if process.group else False
         deadline = time.monotonic() + CGROUP_EMPTY_SECONDS
 
@@ -373,12 +389,13 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     # Ctrl-C in a terminal reaches the whole foreground group; the server decides when the agent ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_on_signal)
     Agent().run()
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _drain(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while os.read(fd, 512):
+            pass
 
 
 if __name__ == "__main__":

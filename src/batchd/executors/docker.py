@@ -437,7 +437,9 @@ def _create(api: docker.APIClient, spec: LaunchSpec, name: str, owner: str) -> s
         read_only=spec.readonly_root,
         privileged=spec.privileged,
         ulimits=[Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"]) for u in spec.ulimits],
-        network_mode="none",
+        # As AWS Batch runs simple jobs on EC2 (networkMode host): the host's network, and no network
+        # namespace to set up for each container.
+        network_mode="host",
     )
     labels = {LABEL_JOB: spec.job_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_MANAGED: owner}
 
