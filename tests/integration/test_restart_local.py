@@ -203,3 +203,8 @@ def test_a_server_killed_hard_takes_its_local_jobs_down_at_once(server: Server, 
             wait_gone(pid)
     finally:
         kill_if_alive(*processes)
+
+
+def test_the_local_agent_is_ready_before_the_first_job(server: Server) -> None:
+    """Started with the server, so the first job does not wait for an interpreter to start."""
+    assert _agent_of(server) > 0

@@ -323,7 +323,10 @@ class Agent:
         process.writer.close()
         # Like a container's filesystem, the attempt's scratch directory goes with it; its job's
         # directory too once no attempt is left in it.
-        shutil.rmtree(process.work_dir, ignore_errors=True)
+        try:
+            process.work_dir.rmdir()  # one system call for the usual case: nothing was left in it
+        except OSError:
+            shutil.rmtree(process.work_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             process.work_dir.parent.rmdir()
         oom = process.group.oom_killed() if process.group else False

@@ -59,6 +59,9 @@ class Executor(Protocol):
     def problem(self) -> str | None:
         """Why this executor cannot run jobs now, or None when it can."""
 
+    async def open(self) -> None:
+        """Gets ready to start attempts, so the first job does not wait for it; never raises."""
+
     async def start(self, spec: LaunchSpec) -> Handle:
         """Starts the attempt and returns once it runs; raises LaunchFailed."""
 

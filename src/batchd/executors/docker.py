@@ -259,6 +259,10 @@ class DockerExecutor:
             self._problem = (now, reason and f"Docker engine not reachable at {where}: {reason}")
         return self._problem[1]
 
+    async def open(self) -> None:
+        # The engine is reached on the first call: it may well start after batchd.
+        return None
+
     async def start(self, spec: LaunchSpec) -> Handle:
         name = f"batchd-{spec.job_id}-{spec.attempt}"
         self._starting.add(name)

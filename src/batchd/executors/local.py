@@ -54,6 +54,12 @@ class LocalExecutor:
     def problem(self) -> str | None:
         return None
 
+    async def open(self) -> None:
+        try:
+            await self._connection()
+        except LaunchFailed as failure:  # tried again when a job needs it
+            log.warning("%s", failure.reason)
+
     async def start(self, spec: LaunchSpec) -> Handle:
         if not spec.command:
             raise LaunchFailed(

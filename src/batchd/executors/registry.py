@@ -46,6 +46,10 @@ class Executors:
     def host_memory_mib(self) -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
 
+    async def open(self) -> None:
+        """Readies the default executor; the others get ready when a job first needs them."""
+        await self._executors[self.default].open()
+
     async def close(self) -> None:
         for executor in self._executors.values():
             await executor.close()

@@ -83,6 +83,7 @@ class Scheduler:
         for job in self._store.jobs_in_status((JobStatus.RUNNABLE,)):
             self._backlog.add_runnable(_candidate(job), queues)
         self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
+        await self._executors.open()
         await self._recover()
         self._task = asyncio.create_task(self._run(), name="batchd-scheduler")
 
