@@ -189,7 +189,7 @@ class Agent:
         key = request["start"]
         try:
             process = self._spawn(request)
-        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        except Exception as exc:  # whatever it is, the server waits for an answer
             self._send({"failed": key, "reason": f"CannotStartContainerError: {exc}"})
             return
         self._processes[key] = process
@@ -201,6 +201,7 @@ class Agent:
         ids = request.get("user")
         if ids is not None:
             os.chown(work_dir, ids[0], ids[1])
+        writer = LogWriter(Path(request["log"]))
         group = None
         wanted = request.get("cgroup")
         if wanted:
@@ -214,7 +215,6 @@ class Agent:
             options["preexec_fn"] = _limits_then_user(rlimits, ids)
         elif ids is not None:
             options.update(user=ids[0], group=ids[1], extra_groups=[])
-        writer = LogWriter(Path(request["log"]))
         try:
             # Without Python code between fork and exec, Popen uses vfork: a third of the cost of a
             # fork. The child is born in the attempt's cgroup because the agent steps into it to start
@@ -234,6 +234,8 @@ class Agent:
             writer.close()
             if group:
                 group.remove()
+            with contextlib.suppress(OSError):
+                work_dir.rmdir()
             raise
         process = _Process(request["start"], popen, start_time(popen.pid), writer, group, work_dir)
         assert popen.stdout is not None and popen.stderr is not None
