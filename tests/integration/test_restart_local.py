@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from tests.integration.jobtools import (
     create_ce,
@@ -123,14 +124,19 @@ def test_logs_written_before_a_crash_are_kept(server: Server, tmp_path: Path) ->
         kill_if_alive(pid)
 
 
-def test_a_graceful_stop_also_ends_local_jobs(server: Server, tmp_path: Path) -> None:
+def _long_job(server: Server, tmp_path: Path) -> tuple[Any, str, list[int]]:
+    """A client, a submitted `long_running` job on queue "q", and the pids of its shell and child."""
     client = server.client()
     create_ce(client, "ce")
     create_queue(client, "q", ["ce"])
     pid_file, child_file = tmp_path / "pid", tmp_path / "child"
     register(client, "long", long_running(pid_file, child_file))
     job = submit(client, "q", "long")
-    processes = [read_pid(pid_file), read_pid(child_file)]
+    return client, job, [read_pid(pid_file), read_pid(child_file)]
+
+
+def test_a_graceful_stop_also_ends_local_jobs(server: Server, tmp_path: Path) -> None:
+    client, job, processes = _long_job(server, tmp_path)
     try:
         wait_status(client, job, {"RUNNING"})
         server.stop()
@@ -163,14 +169,8 @@ def _agent_of(server: Server) -> int:
 
 def test_jobs_of_a_killed_agent_end_and_the_next_job_runs(server: Server, tmp_path: Path) -> None:
     """kill -9 of the local agent alone: its jobs fail or retry, their processes end, and jobs go on."""
-    client = server.client()
-    create_ce(client, "ce")
-    create_queue(client, "q", ["ce"])
-    pid_file, child_file = tmp_path / "pid", tmp_path / "child"
-    register(client, "long", long_running(pid_file, child_file))
+    client, job, processes = _long_job(server, tmp_path)
     register(client, "after", ["sh", "-c", "echo after the agent"])
-    job = submit(client, "q", "long")
-    processes = [read_pid(pid_file), read_pid(child_file)]
     try:
         wait_status(client, job, {"RUNNING"})
         os.kill(_agent_of(server), signal.SIGKILL)
@@ -188,13 +188,7 @@ def test_jobs_of_a_killed_agent_end_and_the_next_job_runs(server: Server, tmp_pa
 
 def test_a_server_killed_hard_takes_its_local_jobs_down_at_once(server: Server, tmp_path: Path) -> None:
     """No restart needed: the agent sees the server go and ends the jobs itself."""
-    client = server.client()
-    create_ce(client, "ce")
-    create_queue(client, "q", ["ce"])
-    pid_file, child_file = tmp_path / "pid", tmp_path / "child"
-    register(client, "long", long_running(pid_file, child_file))
-    job = submit(client, "q", "long")
-    processes = [read_pid(pid_file), read_pid(child_file)]
+    client, job, processes = _long_job(server, tmp_path)
     try:
         wait_status(client, job, {"RUNNING"})
         agent = _agent_of(server)

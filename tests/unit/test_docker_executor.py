@@ -290,8 +290,8 @@ def test_recover_running_container_then_wait(tmp_path: Path) -> None:
     )  # no repeats
 
 
-def test_recover_exited_container(tmp_path: Path, engine: docker.DockerClient) -> None:
-    spec = make_spec(tmp_path, "sh", "-c", "echo done; exit 7")
+def _recover_after_exit(spec: LaunchSpec, engine: docker.DockerClient) -> AttemptEnd | None:
+    """Starts the attempt, closes that executor, lets the container end, and recovers it with a new one."""
 
     async def scenario() -> AttemptEnd | None:
         first = DockerExecutor()
@@ -304,7 +304,13 @@ def test_recover_exited_container(tmp_path: Path, engine: docker.DockerClient) -
         finally:
             await second.close()
 
-    assert asyncio.run(scenario()) == AttemptEnd(7)
+    return asyncio.run(scenario())
+
+
+def test_recover_exited_container(tmp_path: Path, engine: docker.DockerClient) -> None:
+    spec = make_spec(tmp_path, "sh", "-c", "echo done; exit 7")
+
+    assert _recover_after_exit(spec, engine) == AttemptEnd(7)
     assert messages(spec) == ["done"]
     assert not engine.containers.list(all=True, filters={"label": f"batchd.job-id={spec.job_id}"})
 
@@ -312,18 +318,7 @@ def test_recover_exited_container(tmp_path: Path, engine: docker.DockerClient) -
 def test_recover_oom_killed_container(tmp_path: Path, engine: docker.DockerClient) -> None:
     spec = make_spec(tmp_path, "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1", memory_mib=16)
 
-    async def scenario() -> AttemptEnd | None:
-        first = DockerExecutor()
-        handle = await first.start(spec)
-        await first.close()
-        engine.api.wait(handle["container_id"], timeout=30)
-        second = DockerExecutor()
-        try:
-            return await second.recover(spec, handle)
-        finally:
-            await second.close()
-
-    assert asyncio.run(scenario()) == AttemptEnd(137, OOM_REASON)
+    assert _recover_after_exit(spec, engine) == AttemptEnd(137, OOM_REASON)
 
 
 def test_recover_container_gone(tmp_path: Path, engine: docker.DockerClient) -> None:
