@@ -1,4 +1,4 @@
-"""python -m bench: run the workloads against batchd and its peers, write bench/results/latest.{md,json}."""
+"""python -m bench: run the workloads against batchd and its peers, write bench/results/NAME.{md,json}."""
 
 from __future__ import annotations
 
@@ -47,7 +47,11 @@ def _csv(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
 def parse_args(argv: list[str] | None) -> Settings:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small N everywhere: a smoke run")
-    p.add_argument("--full", action="store_true", help="add the 1M-jobs scale step")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="add the 1M-jobs scale step and run the peers at every size (about 40 min)",
+    )
     p.add_argument(
         "--targets", type=_csv(FAMILIES), default=FAMILIES, help="comma list of batchd,moto,localbatch"
     )
@@ -63,7 +67,13 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument("--step-timeout", type=float, help="seconds allowed to seed one scale step")
     p.add_argument("--e2e-timeout", type=float, help="seconds allowed for one end-to-end batch")
     p.add_argument("--batchd-bin", type=Path, help="batchd executable (default .venv/bin/batchd)")
+    p.add_argument(
+        "--output",
+        help="write bench/results/OUTPUT.{md,json} (default latest; quick with --quick, full with --full)",
+    )
     a = p.parse_args(argv)
+    if a.output is not None and not a.output.replace("-", "").replace("_", "").isalnum():
+        p.error("--output takes a plain name: letters, digits, - and _")
     return Settings.build(
         quick=a.quick,
         full=a.full,
@@ -75,6 +85,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         step_timeout_s=a.step_timeout,
         e2e_timeout_s=a.e2e_timeout,
         batchd_bin=a.batchd_bin,
+        output=a.output,
     )
 
 
@@ -86,6 +97,7 @@ class Bench:
         self.results: dict[str, Any] = {
             "meta": {},
             "skipped": [],
+            "limited": {},  # peer -> workload -> sizes left to --full
             "raw": {},
             "api": {},
             "throughput": {},
@@ -99,6 +111,11 @@ class Bench:
     def skip(self, target: str, workload: str, reason: str) -> None:
         log(f"SKIP {target} / {workload}: {reason}")
         self.results["skipped"].append({"target": target, "workload": workload, "reason": reason})
+
+    def limit(self, target: str, workload: str, size: int) -> None:
+        """A peer's step left out of a default run; the report says it runs with --full."""
+        log(f"LEAVE {target} / {workload} {size:,} to --full")
+        self.results["limited"].setdefault(target, {}).setdefault(workload, []).append(size)
 
     def guarded(self, target: str, workload: str, fn: Callable[[], None]) -> bool:
         """Run one (target, workload); a failure is recorded as a skip so the other targets still run."""
@@ -142,9 +159,9 @@ class Bench:
         log("raw: boto3 against a no-op HTTP server")
         out["noop_api"] = raw.noop_api(self.s.api_reps * 4, self.s.throughput_procs, self.s.throughput_jobs)
         if self.docker.available:
-            n = min(self.s.e2e_sizes)
+            n = self.s.raw_docker_batch
             log(f"raw: docker run x{self.s.raw_docker_n}, then {n} at parallelism {E2E_PARALLELISM}")
-            out["docker_run"] = raw.docker_run(self.docker, self.s.raw_docker_n, n)
+            out["docker_run"] = raw.docker_run(self.docker, self.s.raw_docker_n, self.s.raw_docker_batch)
         else:
             self.skip("raw", "docker run", f"Docker unavailable: {self.docker.reason}")
 
@@ -179,6 +196,7 @@ class Bench:
                                 run,
                                 self.s.step_timeout_s,
                                 srv.usage,
+                                self.s.throughput_window_s,
                             )
                             tp["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
                             self.results["throughput"].setdefault(spec.name, {"runs": []})["runs"].append(tp)
@@ -198,6 +216,7 @@ class Bench:
                                 run,
                                 self.s.step_timeout_s,
                                 srv.usage,
+                                self.s.throughput_window_s,
                             )
                             self.results["light"].setdefault(spec.name, {"runs": []})["runs"].append(lt)
 
@@ -217,6 +236,7 @@ class Bench:
                 run,
                 self.s.step_timeout_s,
                 partial(procstat.usage, pid),
+                self.s.throughput_window_s,
             )
         self.results["light"].setdefault("noop", {"runs": []})["runs"].append(lt)
 
@@ -235,6 +255,9 @@ class Bench:
             for spec in specs:
                 for n in self.s.e2e_sizes:
                     if spec.name in given_up:
+                        continue
+                    if not spec.is_batchd and self.s.peer_e2e_max is not None and n > self.s.peer_e2e_max:
+                        self.limit(spec.name, "e2e", n)
                         continue
                     self.guarded(spec.name, f"e2e {n}", partial(self._e2e_one, spec, n, run))
                     entry = self.results["e2e"].get(spec.name, {}).get(str(n), {"runs": []})
@@ -268,16 +291,30 @@ class Bench:
         for fam in self.families:
             spec = API_TARGETS[fam]
 
-            def one(spec: TargetSpec = spec) -> None:
+            steps = self.s.scale_steps
+            step_timeout_s = self.s.step_timeout_s
+            if not spec.is_batchd:
+                step_timeout_s = self.s.peer_step_timeout_s
+                cap = self.s.peer_scale_max
+                for step in steps:
+                    if cap is not None and step > cap:
+                        self.limit(spec.name, "scale", step)
+                steps = tuple(step for step in steps if cap is None or step <= cap)
+
+            def one(
+                spec: TargetSpec = spec,
+                steps: tuple[int, ...] = steps,
+                step_timeout_s: float = step_timeout_s,
+            ) -> None:
                 with Server(spec, self.s, self.docker) as srv:
                     net = provision_network(srv.endpoint, spec.family)
                     self.results["scale"][spec.name] = run_scale(
                         srv,
                         net,
-                        self.s.scale_steps,
+                        steps,
                         self.s.scale_samples,
                         self.s.scale_op_budget_s,
-                        self.s.step_timeout_s,
+                        step_timeout_s,
                         self.s.seed_procs,
                     )
 
@@ -336,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     results = Bench(settings).run()
-    md = report.write(results)
+    md = report.write(results, settings.output)
     print(md)
     return 0
 

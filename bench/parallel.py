@@ -45,6 +45,7 @@ def _worker(
     barrier: Any,
     out: Any,
     light: bool = False,
+    window_s: float | None = None,
 ) -> None:
     start = end = time.monotonic()
     submitted = errors = consecutive = 0
@@ -67,9 +68,14 @@ def _worker(
             client.describe_job_queues(jobQueues=[queue])
         barrier.wait(timeout=120)
         start = time.monotonic()
+        # A window is the measurement's length, counted from the common start; the deadline is a limit.
+        window_end = start + window_s if window_s is not None else float("inf")
         for i in range(count):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 by_deadline = True
+                break
+            if now > window_end:
                 break
             try:
                 resp = client.submit_job(
@@ -109,9 +115,12 @@ def submit_many(
     deadline_s: float,
     prefix: str,
     light: bool = False,
+    window_s: float | None = None,
 ) -> SubmitResult:
     """Submit `total` jobs split over `procs` processes; wall time is first start to last finish.
-    With `light`, each process uses the light signed-HTTP client instead of boto3."""
+    With `light`, each process uses the light signed-HTTP client instead of boto3. With `window_s`, each
+    process stops that long after the common start even if its share is not done: a rate measured over a
+    fixed window costs the same time on a slow server as on a fast one."""
     barrier = _CTX.Barrier(procs)
     out = _CTX.Queue()
     deadline = time.monotonic() + deadline_s
@@ -119,7 +128,18 @@ def submit_many(
     workers = [
         _CTX.Process(
             target=_worker,
-            args=(endpoint, queue, job_definition, share[i], f"{prefix}-p{i}", deadline, barrier, out, light),
+            args=(
+                endpoint,
+                queue,
+                job_definition,
+                share[i],
+                f"{prefix}-p{i}",
+                deadline,
+                barrier,
+                out,
+                light,
+                window_s,
+            ),
             daemon=True,
         )
         for i in range(procs)

@@ -147,6 +147,14 @@ def _skip_note(results: dict[str, Any], target: str, workload: str) -> str | Non
     return None
 
 
+def _limited(results: dict[str, Any], target: str, workload: str, size: int, notes: list[str]) -> Cell | None:
+    """The cell of a peer's step that a default run leaves to --full, or None if it was not left out."""
+    if size not in (_get(results, "limited", target, workload) or []):
+        return None
+    _footnote(notes, f"{target}: steps above those shown for it run with `--full`")
+    return Cell(None, "--full")
+
+
 def _absent(results: dict[str, Any], target: str, workload: str, notes: list[str]) -> Cell:
     why = _skip_note(results, target, workload)
     if why:
@@ -314,7 +322,10 @@ def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) 
             cells: dict[str, Cell] = {}
             for t in targets:
                 m = _get(results, "e2e", t, str(n), "median")
-                if m is None:
+                limited = _limited(results, t, "e2e", n, notes)
+                if limited is not None:
+                    cells[t] = limited
+                elif m is None:
                     gave_up = _get(results, "e2e", t, "gave_up")
                     if gave_up:
                         _footnote(notes, f"{t} N={n}: {gave_up}")
@@ -386,8 +397,11 @@ def scale_section(results: dict[str, Any], steps: list[int], targets: list[str])
             by_target[t] = next((e for e in entries if e["step"] == step), None)
         k = f"{step // 1000}k" if step < 1_000_000 else f"{step // 1_000_000}M"
 
-        def cell(t: str, value: Any, entry: dict[str, Any] | None, k: str = k) -> Cell:
+        def cell(t: str, value: Any, entry: dict[str, Any] | None, k: str = k, step: int = step) -> Cell:
             if entry is None:
+                limited = _limited(results, t, "scale", step, notes)
+                if limited is not None:
+                    return limited
                 if _get(results, "scale", t) is not None:
                     return Cell(None, "not reached")
                 return _absent(results, t, "scale", notes)
@@ -440,7 +454,7 @@ def scale_section(results: dict[str, Any], steps: list[int], targets: list[str])
             if st:
                 _footnote(notes, f"{t}: ListJobs asks for jobStatus={st}, the status the seeded jobs are in")
     intro = (
-        "Jobs seeded through SubmitJob by 8 client processes on a DISABLED environment (with a time "
+        "Jobs seeded through SubmitJob by 8 light-client processes on a DISABLED environment (with a time "
         "limit per step), then DescribeJobs of 100 random stored ids, ListJobs with maxResults 100, "
         "and SubmitJob are timed from one client. Seeded once per target (not repeated); p50/p99 over "
         "the samples."
@@ -590,12 +604,13 @@ def _atomic_write(path: os.PathLike[str], text: str) -> None:
     os.replace(tmp, path)
 
 
-def write(results: dict[str, Any]) -> str:
+def write(results: dict[str, Any], name: str = "latest") -> str:
+    """Write bench/results/<name>.json and .md; returns the markdown."""
     finalize(results)
     md = render(results)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     _atomic_write(
-        RESULTS_DIR / "latest.json", json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"
+        RESULTS_DIR / f"{name}.json", json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"
     )
-    _atomic_write(RESULTS_DIR / "latest.md", md + "\n")
+    _atomic_write(RESULTS_DIR / f"{name}.md", md + "\n")
     return md

@@ -34,9 +34,11 @@ class Settings:
     # so end-to-end batches run once by default (--e2e-repeat to change).
     e2e_repeat: int = 1
     api_reps: int = 100
-    # Jobs per throughput run, shared by the client processes: enough for a window of seconds, so the
-    # processes' staggered start does not weigh on the rate.
-    throughput_jobs: int = 2000
+    # Jobs per throughput run, shared by the client processes, and the window that ends a run sooner: a
+    # fixed window costs a slow peer no more time than batchd, and 2 s of submissions are thousands of
+    # jobs on batchd, enough that the processes' staggered start does not weigh on the rate.
+    throughput_jobs: int = 4000
+    throughput_window_s: float = 2.0
     throughput_procs: tuple[int, ...] = (1, 4)
     # Repetitions of SubmitJob, DescribeJobs and ListJobs through the light client. Its calls are cheap,
     # so more than the api workload's, for a p99 that is not just the maximum. Its throughput part uses
@@ -45,15 +47,27 @@ class Settings:
     e2e_sizes: tuple[int, ...] = (200, 1000)
     e2e_timeout_s: float = 300.0
     scale_steps: tuple[int, ...] = (10_000, 100_000)
+    # The peers' largest end-to-end batch and scale step in a default run (None: every size). At 1,000
+    # containers moto and localbatch start every job at once and fail most of them after ~3 min each, and
+    # moto seeds ~250 jobs/s, so their big steps would triple the run's length to show what their small
+    # steps already show; --full runs them.
+    peer_e2e_max: int | None = 200
+    peer_scale_max: int | None = 10_000
     scale_samples: int = 20
     # Upper bound on the time spent sampling one operation at one scale step: a peer whose ListJobs
-    # returns every stored job could otherwise take minutes for 30 samples.
-    scale_op_budget_s: float = 15.0
-    # The same for every target; one that cannot seed a step in time is measured where it stopped.
+    # returns every stored job could otherwise take minutes for 20 samples.
+    scale_op_budget_s: float = 5.0
+    # One that cannot seed a step in time is measured where it stopped. Peers keep the default limit
+    # when --full raises batchd's for the 1M step.
     step_timeout_s: float = 150.0
+    peer_step_timeout_s: float = 150.0
     seed_procs: int = 8
     raw_fork_n: int = 500
     raw_docker_n: int = 10
+    # Plain `docker run` at the end-to-end parallelism; the rate it gives is the engine's, whatever N.
+    raw_docker_batch: int = 100
+    # bench/results/<output>.{md,json}
+    output: str = "latest"
     use_docker: bool = True
     quick: bool = False
     full: bool = False
@@ -73,6 +87,7 @@ class Settings:
         step_timeout_s: float | None,
         e2e_timeout_s: float | None,
         batchd_bin: Path | None,
+        output: str | None = None,
     ) -> Settings:
         base = cls()
         values: dict[str, Any] = {
@@ -88,20 +103,25 @@ class Settings:
                 "repeat": 1,
                 "api_reps": 10,
                 "throughput_jobs": 100,
+                "throughput_window_s": 1.0,
                 "light_reps": 50,
                 "e2e_sizes": (20, 50),
+                "peer_e2e_max": None,
                 "e2e_timeout_s": 60.0,
                 "scale_steps": (10_000,),
                 "scale_samples": 10,
-                "scale_op_budget_s": 10.0,
                 "step_timeout_s": 60.0,
+                "peer_step_timeout_s": 60.0,
                 "raw_fork_n": 100,
                 "raw_docker_n": 3,
+                "raw_docker_batch": 20,
+                "output": "quick",
             }
         if full:
             values["scale_steps"] = tuple(
                 sorted(set(values.get("scale_steps", base.scale_steps)) | {1_000_000})
             )
+            values |= {"peer_e2e_max": None, "peer_scale_max": None, "output": "full"}
             # Seeding a million jobs needs far longer than the default per-step limit.
             values["step_timeout_s"] = 1800.0
         if repeat is not None:
@@ -109,11 +129,13 @@ class Settings:
         if e2e_repeat is not None:
             values["e2e_repeat"] = e2e_repeat
         if step_timeout_s is not None:
-            values["step_timeout_s"] = step_timeout_s
+            values["step_timeout_s"] = values["peer_step_timeout_s"] = step_timeout_s
         if e2e_timeout_s is not None:
             values["e2e_timeout_s"] = e2e_timeout_s
         if batchd_bin is not None:
             values["batchd_bin"] = batchd_bin
+        if output is not None:
+            values["output"] = output
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:

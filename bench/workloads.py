@@ -148,13 +148,23 @@ def run_throughput(
     run: int,
     timeout_s: float,
     usage: Callable[[], Usage],
+    window_s: float | None = None,
 ) -> dict[str, Any]:
-    """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client."""
+    """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client: `jobs` jobs or
+    `window_s` seconds, whichever ends first."""
     c = make_client(endpoint)
     fx = setup_fixture(c, net, f"tp{run}", ce_state="DISABLED")
     return {
         str(procs): _submit_rate(
-            endpoint, fx.queue, fx.job_definition, procs, jobs, timeout_s, usage, f"tp{procs}"
+            endpoint,
+            fx.queue,
+            fx.job_definition,
+            procs,
+            jobs,
+            timeout_s,
+            usage,
+            f"tp{procs}",
+            window_s=window_s,
         )
         for procs in procs_list
     }
@@ -170,10 +180,13 @@ def _submit_rate(
     usage: Callable[[], Usage] | None,
     prefix: str,
     light: bool = False,
+    window_s: float | None = None,
 ) -> dict[str, Any]:
     """One submit_many round with the server's CPU over it (when usage is known)."""
     before = usage() if usage else None
-    res = submit_many(endpoint, queue, job_definition, procs, jobs, timeout_s, prefix=prefix, light=light)
+    res = submit_many(
+        endpoint, queue, job_definition, procs, jobs, timeout_s, prefix=prefix, light=light, window_s=window_s
+    )
     cpu = usage().cpu_s - before.cpu_s if usage and before else None
     return {
         "jobs_per_s": res.rate,
@@ -196,16 +209,27 @@ def run_light(
     run: int,
     timeout_s: float,
     usage: Callable[[], Usage] | None,
+    window_s: float | None = None,
 ) -> dict[str, Any]:
     """The light workload on one server: SubmitJob/DescribeJobs/ListJobs latency from one light client,
-    then SubmitJob jobs/s from 1 and 4 processes, each with its own light client (see bench.light).
+    then SubmitJob jobs/s from 1 and 4 processes, each with its own light client (see bench.light), over
+    `jobs` jobs or `window_s` seconds, whichever ends first.
 
     The caller makes the fixture (through boto3, untimed); for the no-op server any names do."""
     return {
         "latency": run_light_latency(endpoint, queue, job_definition, reps, prefix=f"lt{run}"),
         "throughput": {
             str(procs): _submit_rate(
-                endpoint, queue, job_definition, procs, jobs, timeout_s, usage, f"lt{run}-{procs}", light=True
+                endpoint,
+                queue,
+                job_definition,
+                procs,
+                jobs,
+                timeout_s,
+                usage,
+                f"lt{run}-{procs}",
+                light=True,
+                window_s=window_s,
             )
             for procs in procs_list
         },
