@@ -6,8 +6,10 @@ Every test runs the local `busybox:latest` image: nothing can be pulled here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -402,3 +404,65 @@ def test_problem_does_not_hang_on_a_mute_engine(tmp_path: Path, monkeypatch: pyt
         assert executor.problem() is not None  # cached: no second wait
         assert time.monotonic() - began < 0.1
         asyncio.run(executor.close())
+
+
+class _CountingProxy:
+    """A unix-socket relay to the engine that counts the connections made through it."""
+
+    def __init__(self, path: Path, engine_path: str) -> None:
+        self.path, self.engine_path, self.accepted = path, engine_path, 0
+        self._listener = socket.socket(socket.AF_UNIX)
+        self._listener.bind(str(path))
+        self._listener.listen(64)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.engine_path)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _engine_socket() -> str | None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
+@pytest.mark.skipif(_engine_socket() is None, reason="the engine is not reached through a unix socket")
+def test_calls_about_different_containers_reuse_connections(tmp_path: Path) -> None:
+    engine_path = _engine_socket()
+    assert engine_path is not None
+    proxy = _CountingProxy(tmp_path / "engine.sock", engine_path)
+    specs = [make_spec(tmp_path, "true") for _ in range(8)]
+
+    async def scenario() -> list[AttemptEnd]:
+        executor = DockerExecutor(f"unix://{proxy.path}")
+        try:
+            return [await executor.wait(spec, await executor.start(spec)) for spec in specs]
+        finally:
+            await executor.close()  # waits for the removals too
+
+    try:
+        assert asyncio.run(scenario()) == [AttemptEnd(0)] * len(specs)
+    finally:
+        proxy.close()
+    # Create, start, wait, inspect and remove of each container reuse idle connections; only its log
+    # stream, held open while it runs, needs one of its own. Without reuse every call connects afresh.
+    assert proxy.accepted <= len(specs) + 4, proxy.accepted

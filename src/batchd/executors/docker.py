@@ -33,6 +33,7 @@ from docker.types import CancellableStream, Mount, Ulimit
 from docker.utils import kwargs_from_env, parse_repository_tag
 
 from batchd.executors.base import OOM_REASON, AttemptEnd, Handle, LaunchFailed, LaunchSpec
+from batchd.executors.engine_connections import share_connections
 from batchd.executors.logs import LogWriter
 
 log = logging.getLogger("batchd.executor.docker")
@@ -231,7 +232,7 @@ class DockerExecutor:
         """A client; asks the engine its API version, so it may block (up to `timeout`) and raise."""
         # No base_url: docker.from_env()'s semantics (DOCKER_HOST, DOCKER_TLS_VERIFY…).
         where: dict[str, Any] = {"base_url": self._base_url} if self._base_url else {**kwargs_from_env()}
-        return docker.APIClient(timeout=timeout, max_pool_size=POOL_SIZE, **where)
+        return share_connections(docker.APIClient(timeout=timeout, max_pool_size=POOL_SIZE, **where))
 
     def _client(self) -> docker.APIClient:
         with self._api_lock:
