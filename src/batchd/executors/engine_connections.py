@@ -18,7 +18,7 @@ _SCHEME = "http+docker://"
 _POOL_KEY = "http+docker://localhost"
 
 
-class _SocketPoolAdapter(UnixHTTPAdapter):  # type: ignore[misc]  # the SDK has no type hints
+class _SocketPoolAdapter(UnixHTTPAdapter):
     def get_connection(self, url: Any, proxies: Any = None) -> Any:
         return super().get_connection(_POOL_KEY, proxies)
 
