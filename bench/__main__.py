@@ -157,7 +157,9 @@ class Bench:
         log("raw: fork/exec of /bin/true")
         out["fork_exec"] = raw.fork_exec(self.s.raw_fork_n, self.s.e2e_sizes)
         log("raw: boto3 against a no-op HTTP server")
-        out["noop_api"] = raw.noop_api(self.s.api_reps * 4, self.s.throughput_procs, self.s.throughput_jobs)
+        out["noop_api"] = raw.noop_api(
+            self.s.api_reps * 4, self.s.throughput_procs, self.s.throughput_jobs, self.s.throughput_window_s
+        )
         if self.docker.available:
             n = self.s.raw_docker_batch
             log(f"raw: docker run x{self.s.raw_docker_n}, then {n} at parallelism {E2E_PARALLELISM}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.light import LATENCY_OPERATIONS
-from bench.settings import RESULTS_DIR
+from bench.settings import DOCKER_RUN, RESULTS_DIR
 from bench.stats import median_or_none
 from bench.workloads import OPERATIONS
 
@@ -357,13 +357,15 @@ def e2e_section(results: dict[str, Any], sizes: list[int], selected: list[str]) 
                     f"batchd-docker at N={n} runs jobs at {share:.0%} of the raw `docker run` rate at the "
                     f"same parallelism ({verdict} the 90% target)",
                 )
+    docker_n = (dock or {}).get("n", "?")
     intro = (
         f"N jobs (busybox:latest, command true, 1 vCPU, 16 MiB) on an ENABLED environment with "
         f"maxvCpus {results['meta'].get('e2e_parallelism', 4)}, submitted by one client while another "
         "polls DescribeJobs 100 ids at a time. Per-job latency from the server's createdAt/stoppedAt "
         "where present. Raw for batchd-local = fork/exec of /bin/true, for batchd-docker = "
-        "`docker run --rm busybox:latest true`, N at the same parallelism (docker measured at the "
-        "smallest N and scaled by rate); 'per-job' raw is the completion time counted from the start "
+        f"`{' '.join(DOCKER_RUN)}` (the container batchd creates), N at the same parallelism (docker "
+        f"measured at N={docker_n} and scaled to other N by rate); 'per-job' raw is the completion time "
+        "counted from the start "
         "of the batch. moto and localbatch start every job at once (they ignore maxvCpus); batchd runs "
         "at most maxvCpus/vcpus at a time, as AWS does."
     )
@@ -479,9 +481,7 @@ def raw_section(results: dict[str, Any]) -> list[str]:
     if dr:
         s = dr["single_ms"]
         p = dr["parallel"]
-        lines.append(
-            f"- `docker run --rm busybox:latest true`: p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms"
-        )
+        lines.append(f"- `{' '.join(DOCKER_RUN)}`: p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms")
         lines.append(
             f"- {p['n']} × docker run at parallelism {p['parallelism']}: {_fmt(p['wall_s'])} s, "
             f"{_fmt(p['jobs_per_s'])} jobs/s "

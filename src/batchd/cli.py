@@ -85,7 +85,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(
         host=args.host,
         port=args.port,
-        data_dir=Path(args.data_dir),
+        # Absolute once here: job working directories are built from it for every attempt.
+        data_dir=Path(args.data_dir).absolute(),
         region=args.region,
         account_id=args.account_id,
         credentials_file=credentials,

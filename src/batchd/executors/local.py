@@ -86,7 +86,7 @@ class LocalExecutor:
             "start": key,
             "argv": spec.command,
             "env": {"PATH": DEFAULT_PATH, "HOME": str(spec.work_dir), **spec.environment},
-            "cwd": str(spec.work_dir.resolve()),
+            "cwd": str(spec.work_dir.absolute()),
             "log": str(spec.log_path),
             "rlimits": limits,
             "user": ids,
