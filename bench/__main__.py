@@ -163,7 +163,7 @@ class Bench:
         if self.docker.available:
             n = self.s.raw_docker_batch
             log(f"raw: docker run x{self.s.raw_docker_n}, then {n} at parallelism {E2E_PARALLELISM}")
-            out["docker_run"] = raw.docker_run(self.docker, self.s.raw_docker_n, self.s.raw_docker_batch)
+            out["docker_run"] = raw.docker_run(self.docker, self.s.raw_docker_n, n)
         else:
             self.skip("raw", "docker run", f"Docker unavailable: {self.docker.reason}")
 
