@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 
 def log_path(logs_dir: Path, account: str, log_stream_name: str) -> Path:
     return logs_dir / account / f"{log_stream_name}.log"
+
+
+def remove_logs(logs_dir: Path, streams: Iterable[tuple[str, str]]) -> None:
+    """Deletes the log files of (account, logStreamName) pairs, and the directories they leave empty
+    (a stream name is JOBDEF/default/TASKID, so a definition's directory goes with its last log)."""
+    for account, stream in streams:
+        path = log_path(logs_dir, account, stream)
+        path.unlink(missing_ok=True)
+        # Up to the account's directory, never above it.
+        for parent in path.parents:
+            if parent == logs_dir / account:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (other attempts' logs), or already gone
+                break
 
 
 class LogWriter:

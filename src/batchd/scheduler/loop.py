@@ -23,6 +23,7 @@ from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG,
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Candidate, EnvironmentView, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
+from batchd.executors.logs import remove_logs
 from batchd.executors.registry import Executors
 from batchd.scheduler.attempts import launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
@@ -132,7 +133,10 @@ class Scheduler:
             self._last_purge = time.monotonic()
             cutoff = _now() - int(self._settings.retention_days * 86_400_000)
             with self._store.transaction():
-                self._store.purge_finished(cutoff)
+                purged = self._store.purge_finished(cutoff)
+            if purged:
+                # A purge may drop thousands of jobs at once: their files go off the event loop.
+                asyncio.get_running_loop().run_in_executor(None, remove_logs, self._settings.logs_dir, purged)
 
     def _queue_views(self) -> dict[str, QueueView]:
         views = {}

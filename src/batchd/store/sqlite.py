@@ -358,8 +358,16 @@ class SqliteStore:
         args.append(limit)
         return [self._job(r) for r in self._db.execute(sql, args)]
 
-    def purge_finished(self, created_before: int) -> int:
-        """Drops finished jobs past retention, leaving tombstones so dependencies on them still resolve."""
+    def purge_finished(self, created_before: int) -> list[tuple[str, str]]:
+        """Drops finished jobs past retention, leaving tombstones so dependencies on them still resolve.
+
+        Returns (account, logStreamName) of every attempt of the dropped jobs: their log files go too."""
+        streams = self._db.execute(
+            "SELECT jobs.account, json_extract(attempt.value, '$.container.logStreamName') "
+            "FROM jobs, json_each(jobs.doc, '$.attempts') AS attempt "
+            "WHERE jobs.status IN ('SUCCEEDED', 'FAILED') AND jobs.created_at < ?",
+            (created_before,),
+        ).fetchall()
         self._db.execute(
             "INSERT OR REPLACE INTO job_tombstones(job_id, account, status) "
             "SELECT job_id, account, status FROM jobs "
@@ -371,10 +379,10 @@ class SqliteStore:
             "WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?)",
             (created_before,),
         )
-        cursor = self._db.execute(
+        self._db.execute(
             "DELETE FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?", (created_before,)
         )
-        return int(cursor.rowcount)
+        return [(account, stream) for account, stream in streams if stream]
 
     @staticmethod
     def _job(row: Sequence[Any]) -> JobRecord:
