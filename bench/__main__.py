@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument(
         "--full",
         action="store_true",
-        help="add the 1M-jobs scale step and run the peers at every size (about 40 min)",
+        help="add the 1M-jobs scale step and run the peers at every size (about 30 min)",
     )
     p.add_argument(
         "--targets", type=_csv(FAMILIES), default=FAMILIES, help="comma list of batchd,moto,localbatch"
