@@ -19,6 +19,8 @@ _POOL_KEY = "http+docker://localhost"
 
 
 class _SocketPoolAdapter(UnixHTTPAdapter):
+    """Every request URL maps to the same pool."""
+
     def get_connection(self, url: Any, proxies: Any = None) -> Any:
         return super().get_connection(_POOL_KEY, proxies)
 

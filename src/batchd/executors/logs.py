@@ -7,10 +7,13 @@ reader can interleave stdout and stderr in the order they were written.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger("batchd.logs")
 
 
 def log_path(logs_dir: Path, account: str, log_stream_name: str) -> Path:
@@ -22,7 +25,11 @@ def remove_logs(logs_dir: Path, streams: Iterable[tuple[str, str]]) -> None:
     (a stream name is JOBDEF/default/TASKID, so a definition's directory goes with its last log)."""
     for account, stream in streams:
         path = log_path(logs_dir, account, stream)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # one file that cannot go must not keep the others
+            log.warning("cannot remove the log %s: %s", path, exc)
+            continue
         # Up to the account's directory, never above it.
         for parent in path.parents:
             if parent == logs_dir / account:
