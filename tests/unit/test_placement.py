@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from batchd.domain.placement import Assignment, Candidate, EnvironmentView, QueueView, place
 
 HOST = 64 * 1024
@@ -230,3 +232,48 @@ def test_smallest_vcpus_does_not_hide_room_in_another_environment() -> None:
     e = envs(env("full", capacity=1, used=1), env("roomy", capacity=1))
     plan = place(candidates, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1)
     assert plan.assignments == [Assignment("b", "roomy")]
+
+
+class _Counted:
+    """The candidates, counting how many the placement looked at."""
+
+    def __init__(self, jobs: list[Candidate]) -> None:
+        self.jobs, self.seen = jobs, 0
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for j in self.jobs:
+            self.seen += 1
+            yield j
+
+
+def test_a_full_queue_is_not_scanned_while_an_unused_environment_idles() -> None:
+    qs = queues(QueueView("busy", 1, ("full",)), QueueView("quiet", 1, ("idle",)))
+    e = envs(env("full", capacity=2, used=2), env("idle", capacity=8))
+    backlog = _Counted([job(f"j{i}", "busy", i) for i in range(1000)])
+    plan = place(backlog, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1, candidate_queues={"busy"})
+    assert plan.assignments == [] and plan.misfits == []
+    assert backlog.seen <= 1
+
+
+def test_the_scan_stops_once_the_last_queue_with_room_fills() -> None:
+    qs = queues(
+        QueueView("busy", 2, ("full",)), QueueView("open", 1, ("roomy",)), QueueView("quiet", 1, ("idle",))
+    )
+    e = envs(env("full", capacity=1, used=1), env("roomy", capacity=2), env("idle", capacity=8))
+    # The full queue's jobs rank first; they are passed over, two of the open queue's start, the rest
+    # of the backlog is not looked at.
+    jobs = [job(f"b{i}", "busy", i) for i in range(3)] + [job(f"o{i}", "open", 10 + i) for i in range(100)]
+    backlog = _Counted(jobs)
+    plan = place(backlog, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1, candidate_queues={"busy", "open"})
+    assert plan.assignments == [Assignment("o0", "roomy"), Assignment("o1", "roomy")]
+    assert backlog.seen <= 6
+
+
+def test_known_candidate_queues_place_as_the_global_check_does() -> None:
+    qs = queues(QueueView("q1", 2, ("a", "b")), QueueView("q2", 1, ("b",)))
+    e = envs(env("a", capacity=2, used=1), env("b", capacity=3))
+    jobs = [job("x", "q1", 1), job("y", "q1", 2, vcpus=2), job("z", "q2", 3), job("w", "q2", 4)]
+    with_queues = place(jobs, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1, candidate_queues={"q1", "q2"})
+    without = place(jobs, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1)
+    assert with_queues == without
+    assert placed(with_queues.assignments) == ["x", "y", "z"]

@@ -8,7 +8,7 @@ jobs behind it; a job too big for every environment of its queue is reported as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -57,6 +57,18 @@ def rank(job: Candidate, queues: Mapping[str, QueueView]) -> tuple[int, int]:
     return (-(queue.priority if queue else 0), job.seq)
 
 
+def _has_room(
+    queue: QueueView | None,
+    environments: Mapping[str, EnvironmentView],
+    free: Mapping[str, float],
+    vcpus: float,
+) -> bool:
+    """Whether some open environment of the queue has `vcpus` free."""
+    if queue is None:
+        return False
+    return any(environments[a].open and free[a] >= vcpus for a in queue.environments if a in environments)
+
+
 def place(
     candidates: Iterable[Candidate],
     queues: Mapping[str, QueueView],
@@ -66,19 +78,33 @@ def place(
     *,
     ranked: bool = False,
     smallest_vcpus: float = 0.0,
+    candidate_queues: Collection[str] | None = None,
 ) -> Plan:
     """`ranked=True` says the candidates already come in `rank` order (the scheduler keeps them so).
 
     `smallest_vcpus` is the smallest job among the candidates: once no open environment has that much
-    free, nothing else can start and the rest of a long backlog is not looked at.
+    free, nothing else can start and the rest of a long backlog is not looked at. With
+    `candidate_queues`, the queues the candidates come from, that holds per queue: the jobs of a queue
+    whose environments are all full are passed over without a look (their misfits are found on a later
+    pass), and the scan stops once every queue is full, even while an environment no queue with jobs
+    uses stands idle.
     """
     free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
     open_arns = [arn for arn, env in environments.items() if env.open]
     assignments: list[Assignment] = []
     misfits: list[str] = []
+    # The queues that may still start a job; None when not known, and the check is global.
+    live: set[str] | None = None
+    if smallest_vcpus > 0 and candidate_queues is not None:
+        live = {a for a in candidate_queues if _has_room(queues.get(a), environments, free, smallest_vcpus)}
     ordered = candidates if ranked else sorted(candidates, key=lambda job: rank(job, queues))
     for job in ordered:
-        if smallest_vcpus > 0 and all(free[arn] < smallest_vcpus for arn in open_arns):
+        if live is not None:
+            if not live:
+                break
+            if job.queue_arn not in live:
+                continue
+        elif smallest_vcpus > 0 and all(free[arn] < smallest_vcpus for arn in open_arns):
             break
         queue = queues.get(job.queue_arn)
         if queue is None:
@@ -94,5 +120,8 @@ def place(
                 free[env.arn] -= job.vcpus
                 free_memory_mib -= job.memory_mib
                 assignments.append(Assignment(job.job_id, env.arn))
+                if live is not None and free[env.arn] < smallest_vcpus:
+                    # That environment just filled up: so may every queue that reaches only it.
+                    live = {a for a in live if _has_room(queues.get(a), environments, free, smallest_vcpus)}
                 break
     return Plan(assignments, misfits)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from batchd.domain.placement import Candidate, QueueView, rank
 
@@ -20,6 +20,7 @@ class Backlog:
         self._order: list[tuple[tuple[int, int], str]] = []
         self._priorities: dict[str, int] = {}
         self._sizes: Counter[float] = Counter()
+        self._queues: Counter[str] = Counter()  # RUNNABLE jobs per queue ARN
         # PENDING jobs → dependencies not yet SUCCEEDED, and the reverse.
         self.pending: dict[str, set[str]] = {}
         self.waiters: dict[str, set[str]] = {}
@@ -31,6 +32,7 @@ class Backlog:
             return
         self._runnable[job.job_id] = job
         self._sizes[job.vcpus] += 1
+        self._queues[job.queue_arn] += 1
         bisect.insort(self._order, (rank(job, queues), job.job_id))
 
     def discard_runnable(self, job_id: str) -> None:
@@ -39,6 +41,9 @@ class Backlog:
             self._sizes[job.vcpus] -= 1
             if not self._sizes[job.vcpus]:
                 del self._sizes[job.vcpus]
+            self._queues[job.queue_arn] -= 1
+            if not self._queues[job.queue_arn]:
+                del self._queues[job.queue_arn]
         if len(self._order) > 64 and len(self._order) > 2 * len(self._runnable):
             self._order = [entry for entry in self._order if entry[1] in self._runnable]
 
@@ -47,6 +52,10 @@ class Backlog:
 
     def smallest_vcpus(self) -> float:
         return min(self._sizes) if self._sizes else 0.0
+
+    def queue_arns(self) -> Collection[str]:
+        """The queues that have RUNNABLE jobs."""
+        return self._queues.keys()
 
     def reprioritise(self, queues: Mapping[str, QueueView]) -> None:
         """Re-sorts when a queue's priority changed (UpdateJobQueue)."""

@@ -253,6 +253,7 @@ class Scheduler:
             host,
             ranked=True,
             smallest_vcpus=self._backlog.smallest_vcpus(),
+            candidate_queues=self._backlog.queue_arns(),
         )
         launches: list[tuple[JobRecord, str]] = []
         with self._store.transaction():
