@@ -157,9 +157,7 @@ class Bench:
         log("raw: fork/exec of /bin/true")
         out["fork_exec"] = raw.fork_exec(self.s.raw_fork_n, self.s.e2e_sizes)
         log("raw: boto3 against a no-op HTTP server")
-        out["noop_api"] = raw.noop_api(
-            self.s.api_reps * 4, self.s.throughput_procs, self.s.throughput_jobs, self.s.throughput_window_s
-        )
+        out["noop_api"] = raw.noop_api(self.s.api_reps * 4, self.s.rounds)
         if self.docker.available:
             n = self.s.raw_docker_batch
             log(f"raw: docker run x{self.s.raw_docker_n}, then {n} at parallelism {E2E_PARALLELISM}")
@@ -190,16 +188,7 @@ class Bench:
                             self.results["api"].setdefault(spec.name, {"runs": []})["runs"].append(api)
                         if want_tp:
                             log(f"throughput: {spec.name} run {run + 1}/{self.s.repeat}")
-                            tp = run_throughput(
-                                srv.endpoint,
-                                net,
-                                self.s.throughput_procs,
-                                self.s.throughput_jobs,
-                                run,
-                                self.s.step_timeout_s,
-                                srv.usage,
-                                self.s.throughput_window_s,
-                            )
+                            tp = run_throughput(srv.endpoint, net, self.s.rounds, run, srv.usage)
                             tp["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
                             self.results["throughput"].setdefault(spec.name, {"runs": []})["runs"].append(tp)
                         if want_light:
@@ -213,12 +202,9 @@ class Bench:
                                 fx.queue,
                                 fx.job_definition,
                                 self.s.light_reps,
-                                self.s.throughput_procs,
-                                self.s.throughput_jobs,
+                                self.s.rounds,
                                 run,
-                                self.s.step_timeout_s,
                                 srv.usage,
-                                self.s.throughput_window_s,
                             )
                             self.results["light"].setdefault(spec.name, {"runs": []})["runs"].append(lt)
 
@@ -229,16 +215,7 @@ class Bench:
         log(f"light: no-op server run {run + 1}/{self.s.repeat}")
         with raw.noop_endpoint() as (endpoint, pid):
             lt = run_light(
-                endpoint,
-                "q",
-                "jd",
-                self.s.light_reps,
-                self.s.throughput_procs,
-                self.s.throughput_jobs,
-                run,
-                self.s.step_timeout_s,
-                partial(procstat.usage, pid),
-                self.s.throughput_window_s,
+                endpoint, "q", "jd", self.s.light_reps, self.s.rounds, run, partial(procstat.usage, pid)
             )
         self.results["light"].setdefault("noop", {"runs": []})["runs"].append(lt)
 

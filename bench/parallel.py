@@ -189,6 +189,10 @@ class SubmitPool:
         light: bool = False,
         window_s: float | None = None,
     ) -> SubmitResult:
+        """Submit `total` jobs split over `procs` processes; wall time is first start to last finish.
+        With `light`, each process uses the light signed-HTTP client instead of boto3. With `window_s`,
+        each process stops that long after the common start even if its share is not done: a rate
+        measured over a fixed window costs the same time on a slow server as on a fast one."""
         self._drain()
         self._ensure(procs)
         deadline = time.monotonic() + deadline_s
@@ -237,25 +241,10 @@ class SubmitPool:
 _POOL: SubmitPool | None = None
 
 
-def submit_many(
-    endpoint: str,
-    queue: str,
-    job_definition: str,
-    procs: int,
-    total: int,
-    deadline_s: float,
-    prefix: str,
-    light: bool = False,
-    window_s: float | None = None,
-) -> SubmitResult:
-    """Submit `total` jobs split over `procs` processes; wall time is first start to last finish.
-    With `light`, each process uses the light signed-HTTP client instead of boto3. With `window_s`, each
-    process stops that long after the common start even if its share is not done: a rate measured over a
-    fixed window costs the same time on a slow server as on a fast one."""
+def shared_pool() -> SubmitPool:
+    """One pool for the whole run, started on first use and closed at exit."""
     global _POOL
     if _POOL is None:
         _POOL = SubmitPool()
         atexit.register(_POOL.close)
-    return _POOL.submit_many(
-        endpoint, queue, job_definition, procs, total, deadline_s, prefix, light, window_s
-    )
+    return _POOL

@@ -17,8 +17,8 @@ from typing import Any
 
 from bench.client import make_client
 from bench.dockerenv import DockerInfo
-from bench.parallel import submit_many
-from bench.settings import BENCH_DIR, DOCKER_RUN, E2E_PARALLELISM, REPO_DIR
+from bench.parallel import shared_pool
+from bench.settings import BENCH_DIR, DOCKER_RUN, E2E_PARALLELISM, REPO_DIR, SubmitRounds
 from bench.stats import summarize
 from bench.targets import free_port
 
@@ -99,7 +99,7 @@ def noop_endpoint() -> Iterator[tuple[str, int]]:
         proc.wait(timeout=10)
 
 
-def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int, window_s: float | None) -> dict[str, Any]:
+def noop_api(reps: int, rounds: SubmitRounds) -> dict[str, Any]:
     """boto3 SubmitJob against bench.noop_server: the client-side floor of every API latency."""
     with noop_endpoint() as (endpoint, _pid):
         c = make_client(endpoint)
@@ -110,8 +110,11 @@ def noop_api(reps: int, procs_list: tuple[int, ...], jobs: int, window_s: float 
             t0 = time.perf_counter()
             c.submit_job(jobName=f"n{i}", jobQueue="q", jobDefinition="jd")
             lat.append((time.perf_counter() - t0) * 1000.0)
+        pool = shared_pool()
         tp = {
-            str(p): submit_many(endpoint, "q", "jd", p, jobs, 300, prefix="noop", window_s=window_s).rate
-            for p in procs_list
+            str(p): pool.submit_many(
+                endpoint, "q", "jd", p, rounds.jobs, 300, prefix="noop", window_s=rounds.window_s
+            ).rate
+            for p in rounds.procs
         }
         return {"submit_ms": summarize(lat), "throughput": tp}

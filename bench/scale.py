@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.client import Client, Network, make_client, setup_fixture
-from bench.parallel import submit_many
+from bench.parallel import shared_pool
 from bench.stats import summarize
 from bench.targets import Server, log
 
@@ -68,7 +68,7 @@ def run_scale(
     for step in steps:
         before = server.usage()
         log(f"  {server.spec.name}: seeding {stored} -> {step} jobs with {procs} processes")
-        res = submit_many(
+        res = shared_pool().submit_many(
             server.endpoint,
             fx.queue,
             fx.job_definition,

@@ -44,6 +44,17 @@ WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "scale")
 
 
 @dataclass(frozen=True)
+class SubmitRounds:
+    """How SubmitJob throughput is measured: one round per entry of `procs` (that many client processes),
+    each `jobs` jobs or `window_s` seconds, whichever ends first, and never past `timeout_s`."""
+
+    procs: tuple[int, ...]
+    jobs: int
+    window_s: float | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class Settings:
     families: tuple[str, ...] = FAMILIES
     workloads: tuple[str, ...] = WORKLOADS
@@ -156,6 +167,13 @@ class Settings:
         if output is not None:
             values["output"] = output
         return cls(**values)
+
+    @property
+    def rounds(self) -> SubmitRounds:
+        """The throughput rounds of the throughput and light workloads."""
+        return SubmitRounds(
+            self.throughput_procs, self.throughput_jobs, self.throughput_window_s, self.step_timeout_s
+        )
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

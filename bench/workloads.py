@@ -27,8 +27,9 @@ from bench.client import (
     wait_settled,
 )
 from bench.light import run_light_latency
-from bench.parallel import submit_many
+from bench.parallel import shared_pool
 from bench.procstat import Usage
+from bench.settings import SubmitRounds
 from bench.stats import summarize
 
 OPERATIONS = (
@@ -141,32 +142,14 @@ def run_api(endpoint: str, net: Network, reps: int, run: int) -> dict[str, dict[
 
 
 def run_throughput(
-    endpoint: str,
-    net: Network,
-    procs_list: tuple[int, ...],
-    jobs: int,
-    run: int,
-    timeout_s: float,
-    usage: Callable[[], Usage],
-    window_s: float | None = None,
+    endpoint: str, net: Network, rounds: SubmitRounds, run: int, usage: Callable[[], Usage]
 ) -> dict[str, Any]:
-    """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client: `jobs` jobs or
-    `window_s` seconds, whichever ends first."""
+    """SubmitJob jobs/s with 1 and 4 client processes, each with its own boto3 client."""
     c = make_client(endpoint)
     fx = setup_fixture(c, net, f"tp{run}", ce_state="DISABLED")
     return {
-        str(procs): _submit_rate(
-            endpoint,
-            fx.queue,
-            fx.job_definition,
-            procs,
-            jobs,
-            timeout_s,
-            usage,
-            f"tp{procs}",
-            window_s=window_s,
-        )
-        for procs in procs_list
+        str(procs): _submit_rate(endpoint, fx.queue, fx.job_definition, procs, rounds, usage, f"tp{procs}")
+        for procs in rounds.procs
     }
 
 
@@ -175,17 +158,23 @@ def _submit_rate(
     queue: str,
     job_definition: str,
     procs: int,
-    jobs: int,
-    timeout_s: float,
+    rounds: SubmitRounds,
     usage: Callable[[], Usage] | None,
     prefix: str,
     light: bool = False,
-    window_s: float | None = None,
 ) -> dict[str, Any]:
     """One submit_many round with the server's CPU over it (when usage is known)."""
     before = usage() if usage else None
-    res = submit_many(
-        endpoint, queue, job_definition, procs, jobs, timeout_s, prefix=prefix, light=light, window_s=window_s
+    res = shared_pool().submit_many(
+        endpoint,
+        queue,
+        job_definition,
+        procs,
+        rounds.jobs,
+        rounds.timeout_s,
+        prefix=prefix,
+        light=light,
+        window_s=rounds.window_s,
     )
     cpu = usage().cpu_s - before.cpu_s if usage and before else None
     return {
@@ -204,33 +193,20 @@ def run_light(
     queue: str,
     job_definition: str,
     reps: int,
-    procs_list: tuple[int, ...],
-    jobs: int,
+    rounds: SubmitRounds,
     run: int,
-    timeout_s: float,
     usage: Callable[[], Usage] | None,
-    window_s: float | None = None,
 ) -> dict[str, Any]:
     """The light workload on one server: SubmitJob/DescribeJobs/ListJobs latency from one light client,
-    then SubmitJob jobs/s from 1 and 4 processes, each with its own light client (see bench.light), over
-    `jobs` jobs or `window_s` seconds, whichever ends first.
+    then the throughput rounds, each process with its own light client (see bench.light).
 
     The caller makes the fixture (through boto3, untimed); for the no-op server any names do."""
     return {
         "latency": run_light_latency(endpoint, queue, job_definition, reps, prefix=f"lt{run}"),
         "throughput": {
             str(procs): _submit_rate(
-                endpoint,
-                queue,
-                job_definition,
-                procs,
-                jobs,
-                timeout_s,
-                usage,
-                f"lt{run}-{procs}",
-                light=True,
-                window_s=window_s,
+                endpoint, queue, job_definition, procs, rounds, usage, f"lt{run}-{procs}", light=True
             )
-            for procs in procs_list
+            for procs in rounds.procs
         },
     }
