@@ -18,6 +18,7 @@ from batchd.service.api import BatchService
 from batchd.service.common import Caller, ServiceDeps
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
+from batchd.tenancy import check_mount_allow_list, load_tenancy
 
 log = logging.getLogger("batchd")
 
@@ -41,9 +42,12 @@ def _persistent_secret(store: SqliteStore, key: str, size: int) -> str:
 
 
 def build(settings: Settings) -> Server:
+    tenancy = load_tenancy(
+        settings.credentials_file, check_mount_allow_list(settings.host_mount_allow, settings.data_dir)
+    )
     store = SqliteStore(settings.database_path)
     executors = Executors.create(settings, server_id=_persistent_secret(store, "server_id", 8))
-    scheduler = Scheduler(store, executors, settings)
+    scheduler = Scheduler(store, executors, settings, tenancy)
     deps = ServiceDeps(
         store=store,
         paginator=Paginator(bytes.fromhex(_persistent_secret(store, "token_secret", 32))),
@@ -52,6 +56,7 @@ def build(settings: Settings) -> Server:
         default_executor=executors.default,
         max_depends_on=settings.max_depends_on,
         min_timeout_seconds=settings.min_timeout_seconds,
+        tenancy=tenancy,
     )
     service = BatchService(deps)
 
@@ -67,7 +72,7 @@ def build(settings: Settings) -> Server:
             caller = callers.get(credential.account_id)
             if caller is None:
                 caller = callers[credential.account_id] = Caller(
-                    Scope(settings.region, credential.account_id)
+                    Scope(settings.region, credential.account_id), tenancy.trusted(credential.account_id)
                 )
             return caller
 

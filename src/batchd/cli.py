@@ -45,6 +45,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        default=_env("ALLOW_OPEN_REMOTE", "") in ("1", "true", "yes"),
                        help="allow binding a non-loopback address without credentials "
                        "(BATCHD_ALLOW_OPEN_REMOTE)")  # fmt: skip
+    serve.add_argument("--host-mount-allow", action="append", metavar="DIR",
+                       default=[p for p in (_env("HOST_MOUNT_ALLOW") or "").split(os.pathsep) if p],
+                       help="a host directory untrusted accounts' jobs may mount; repeatable "
+                       "(BATCHD_HOST_MOUNT_ALLOW, separated by ':'). Never /, the data directory or the "
+                       "Docker socket")  # fmt: skip
     serve.add_argument("--executor", choices=("auto", "local", "docker"), default=_env("EXECUTOR", "auto"),
                        help="how jobs run: docker, local processes, or auto (docker when an engine answers) "
                        "(BATCHD_EXECUTOR)")  # fmt: skip
@@ -96,6 +101,7 @@ def serve(args: argparse.Namespace) -> int:
         retention_days=args.retention_days,
         min_timeout_seconds=args.min_timeout_seconds,
         log_level=args.log_level,
+        host_mount_allow=tuple(args.host_mount_allow),
     )
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -27,6 +27,8 @@ class Settings:
     # AWS's floor for timeout.attemptDurationSeconds; lowered only to test timeouts quickly.
     min_timeout_seconds: int = 60
     log_level: str = "info"
+    # Host directories untrusted accounts' job definitions may mount (docs/security.md).
+    host_mount_allow: tuple[str, ...] = ()
 
     @property
     def database_path(self) -> Path:

@@ -55,3 +55,11 @@ REASON_QUEUE_DELETED = "Job queue deleted"
 REASON_CE_DELETED = "Compute environment deleted"
 REASON_TIMEOUT = "Job attempt duration exceeded timeout"
 REASON_EXECUTOR_RESTARTED = "Executor restarted: the process ended while batchd was down"
+
+
+def quota_reason(account: str) -> str:
+    """The statusReason of a RUNNABLE job held back by its account's quota."""
+    return (
+        f"QUOTA:ACCOUNT_RUNNING_LIMIT - Account {account} has reached the running vCPU or memory quota "
+        "set by the operator; the job starts when the account's running jobs free enough."
+    )

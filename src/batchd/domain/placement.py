@@ -9,7 +9,7 @@ jobs behind it; a job too big for every environment of its queue is reported as 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,40 @@ class Assignment:
     environment_arn: str
 
 
+@dataclass(slots=True)
+class Budget:
+    """What an account may still start under the operator's quota; None is no limit."""
+
+    vcpus: float | None
+    memory_mib: float | None
+
+    def admits(self, job: Candidate) -> bool:
+        return (self.vcpus is None or job.vcpus <= self.vcpus) and (
+            self.memory_mib is None or job.memory_mib <= self.memory_mib
+        )
+
+    def book(self, job: Candidate) -> None:
+        self.book_amounts(job.vcpus, job.memory_mib)
+
+    def book_amounts(self, vcpus: float, memory_mib: float) -> None:
+        if self.vcpus is not None:
+            self.vcpus -= vcpus
+        if self.memory_mib is not None:
+            self.memory_mib -= memory_mib
+
+
+def account_of_queue(queue_arn: str) -> str:
+    """arn:aws:batch:REGION:ACCOUNT:job-queue/NAME → ACCOUNT."""
+    return queue_arn.split(":", 5)[4]
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     assignments: list[Assignment]
     # Jobs no environment of their queue could ever hold (bigger than capacity or host memory).
     misfits: list[str]
+    # Jobs that would fit but whose account is at its quota.
+    over_quota: list[str] = field(default_factory=list)
 
 
 def rank(job: Candidate, queues: Mapping[str, QueueView]) -> tuple[int, int]:
@@ -79,6 +108,7 @@ def place(
     ranked: bool = False,
     smallest_vcpus: float = 0.0,
     candidate_queues: Collection[str] | None = None,
+    budgets: Mapping[str, Budget] | None = None,
 ) -> Plan:
     """`ranked=True` says the candidates already come in `rank` order (the scheduler keeps them so).
 
@@ -88,11 +118,15 @@ def place(
     whose environments are all full are passed over without a look (their misfits are found on a later
     pass), and the scan stops once every queue is full, even while an environment no queue with jobs
     uses stands idle.
+
+    `budgets` holds, per account with a quota, what it may still start: a job beyond it waits (reported
+    in `over_quota`) without holding back other accounts' jobs. The budgets are booked in place.
     """
     free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
     open_arns = [arn for arn, env in environments.items() if env.open]
     assignments: list[Assignment] = []
     misfits: list[str] = []
+    over_quota: list[str] = []
     # The queues that may still start a job; None when not known, and the check is global.
     live: set[str] | None = None
     if smallest_vcpus > 0 and candidate_queues is not None:
@@ -115,13 +149,19 @@ def place(
             continue
         if job.memory_mib > free_memory_mib:
             continue
+        budget = None if budgets is None else budgets.get(account_of_queue(job.queue_arn))
+        if budget is not None and not budget.admits(job):
+            over_quota.append(job.job_id)
+            continue
         for env in attached:
             if env.open and free[env.arn] >= job.vcpus:
                 free[env.arn] -= job.vcpus
                 free_memory_mib -= job.memory_mib
+                if budget is not None:
+                    budget.book(job)
                 assignments.append(Assignment(job.job_id, env.arn))
                 if live is not None and free[env.arn] < smallest_vcpus:
                     # That environment just filled up: so may every queue that reaches only it.
                     live = {a for a in live if _has_room(queues.get(a), environments, free, smallest_vcpus)}
                 break
-    return Plan(assignments, misfits)
+    return Plan(assignments, misfits, over_quota)

@@ -28,6 +28,8 @@ class LaunchSpec:
     privileged: bool = False
     ulimits: list[dict[str, Any]] = field(default_factory=list)
     user: str | None = None
+    # An untrusted account's attempt: no host network, no privileges (docs/security.md).
+    confined: bool = False
 
 
 @dataclass(frozen=True)

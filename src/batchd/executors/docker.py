@@ -49,6 +49,13 @@ PROBLEM_TTL_S = 5.0
 PING_TIMEOUT_S = 5  # twice (version, ping) at most: a busy engine can take seconds to answer
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
+# An untrusted account's container: fewer capabilities than Docker's defaults, no privilege gained through
+# setuid binaries, a bounded number of processes.
+CONFINED_HOST_CONFIG: dict[str, Any] = {
+    "cap_drop": ["NET_RAW", "MKNOD", "SETFCAP", "AUDIT_WRITE", "SYS_CHROOT"],
+    "security_opt": ["no-new-privileges"],
+    "pids_limit": 4096,
+}
 # What a connection to the engine can fail with, beyond the SDK's own errors.
 TRANSIENT = (DockerException, requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 Seen: TypeAlias = collections.Counter[tuple[str, str]]  # (stream, message) → how many
@@ -443,8 +450,10 @@ def _create(api: docker.APIClient, spec: LaunchSpec, name: str, owner: str) -> s
         privileged=spec.privileged,
         ulimits=[Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"]) for u in spec.ulimits],
         # As AWS Batch runs simple jobs on EC2 (networkMode host): the host's network, and no network
-        # namespace to set up for each container.
-        network_mode="host",
+        # namespace to set up for each container. A confined (untrusted) job gets no network at all, so
+        # loopback services (batchd itself, a database) are out of its reach.
+        network_mode="none" if spec.confined else "host",
+        **(CONFINED_HOST_CONFIG if spec.confined else {}),
     )
     labels = {LABEL_JOB: spec.job_id, LABEL_ATTEMPT: str(spec.attempt), LABEL_MANAGED: owner}
 

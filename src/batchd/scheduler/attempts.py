@@ -13,9 +13,10 @@ from batchd.domain.retries import should_retry
 from batchd.executors.base import AttemptEnd, LaunchSpec
 from batchd.executors.logs import log_path
 from batchd.store.records import JobRecord
+from batchd.tenancy import Tenancy
 
 
-def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path) -> LaunchSpec:
+def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path, *, confined: bool = False) -> LaunchSpec:
     """Deterministic from the stored job, so a restarted server rebuilds the same spec."""
     run = job.run or {}
     container: dict[str, Any] = job.doc["container"]
@@ -43,7 +44,24 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path) -> LaunchSpec:
         privileged=bool(container.get("privileged")),
         ulimits=list(container.get("ulimits") or []),
         user=container.get("user") or None,
+        confined=confined,
     )
+
+
+def confinement_problem(spec: LaunchSpec, executor: str, tenancy: Tenancy) -> str | None:
+    """Why a confined attempt may not start as stored: RegisterJobDefinition refuses the same for
+    untrusted callers, so this catches definitions stored before the operator changed the trust."""
+    if not spec.confined:
+        return None
+    if executor != "docker":
+        return f"CannotStartContainerError: the {executor} executor is for trusted accounts only"
+    if spec.privileged:
+        return "CannotStartContainerError: privileged containers are for trusted accounts only"
+    for volume in spec.volumes:
+        source = (volume.get("host") or {}).get("sourcePath")
+        if source and not tenancy.host_path_allowed(str(source)):
+            return f"CannotStartContainerError: host mount of volume {volume.get('name')} is not allowed"
+    return None
 
 
 @dataclass(frozen=True)

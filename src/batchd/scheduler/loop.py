@@ -15,23 +15,25 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
-from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
+from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
-from batchd.domain.placement import Candidate, EnvironmentView, QueueView, place
+from batchd.domain.placement import Budget, Candidate, EnvironmentView, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.logs import remove_logs
 from batchd.executors.registry import Executors
-from batchd.scheduler.attempts import launch_spec, outcome
+from batchd.scheduler.attempts import confinement_problem, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
 from batchd.store.errors import Conflict
 from batchd.store.records import JobRecord
 from batchd.store.sqlite import SqliteStore
+from batchd.tenancy import Tenancy
 
 log = logging.getLogger("batchd.scheduler")
 
@@ -43,6 +45,21 @@ def _now() -> int:
     return time.time_ns() // 1_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a STARTING or RUNNING job holds: its environment's vCPUs, host memory, its account's quota."""
+
+    ce_arn: str | None
+    vcpus: float
+    memory_mib: int
+    account: str
+
+
+def _booking(job: JobRecord) -> Booking:
+    candidate = _candidate(job)
+    return Booking(job.ce_arn, candidate.vcpus, candidate.memory_mib, job.account)
+
+
 def _candidate(job: JobRecord) -> Candidate:
     vcpus, memory = resource_amounts(job.doc["container"])
     # Interned: a backlog of a million jobs then holds a few queue ARNs, not a million copies.
@@ -50,8 +67,11 @@ def _candidate(job: JobRecord) -> Candidate:
 
 
 class Scheduler:
-    def __init__(self, store: SqliteStore, executors: Executors, settings: Settings) -> None:
+    def __init__(
+        self, store: SqliteStore, executors: Executors, settings: Settings, tenancy: Tenancy | None = None
+    ) -> None:
         self._store = store
+        self._tenancy = tenancy or Tenancy()
         self._executors = executors
         self._settings = settings
         self._event: asyncio.Event | None = None
@@ -62,12 +82,13 @@ class Scheduler:
         self._last_purge = 0.0
         self._pending_wake = True
         self._backlog = Backlog()
-        # STARTING/RUNNING jobs → (compute environment, vCPUs, MiB): the capacity in use.
-        self._active: dict[str, tuple[str | None, float, int]] = {}
+        # STARTING/RUNNING jobs → what they hold: the capacity in use.
+        self._active: dict[str, Booking] = {}
         # Jobs that ended since the last pass, whose dependents must be decided.
         self._ended: list[str] = []
         self._stops: set[str] = set()
         self._misfits: set[str] = set()
+        self._over_quota: set[str] = set()
         # PENDING jobs found at start, decided again on the first pass.
         self._unresolved: list[JobRecord] = []
 
@@ -147,9 +168,9 @@ class Scheduler:
 
     def _environment_views(self) -> tuple[dict[str, EnvironmentView], dict[str, dict[str, Any]]]:
         used: dict[str, float] = {}
-        for ce_arn, vcpus, _ in self._active.values():
-            if ce_arn:
-                used[ce_arn] = used.get(ce_arn, 0.0) + vcpus
+        for booking in self._active.values():
+            if booking.ce_arn:
+                used[booking.ce_arn] = used.get(booking.ce_arn, 0.0) + booking.vcpus
         envs: dict[str, EnvironmentView] = {}
         details: dict[str, dict[str, Any]] = {}
         for e in self._store.list_resources(CE, None):
@@ -244,7 +265,7 @@ class Scheduler:
         if not self._backlog.has_runnable():
             return
         host = self._executors.host_memory_mib
-        used_memory = sum(memory for _, _, memory in self._active.values())
+        used_memory = sum(booking.memory_mib for booking in self._active.values())
         plan = place(
             self._backlog.ranked(),
             queues,
@@ -254,6 +275,7 @@ class Scheduler:
             ranked=True,
             smallest_vcpus=self._backlog.smallest_vcpus(),
             candidate_queues=self._backlog.queue_arns(),
+            budgets=self._budgets(),
         )
         launches: list[tuple[JobRecord, str]] = []
         with self._store.transaction():
@@ -265,9 +287,18 @@ class Scheduler:
                 if job is not None and job.status == JobStatus.RUNNABLE:
                     job.doc["statusReason"] = REASON_TOO_BIG
                     self._write(job, JobStatus.RUNNABLE)
+            for job_id in plan.over_quota:
+                if job_id in self._over_quota:
+                    continue
+                self._over_quota.add(job_id)
+                job = self._store.get_job(job_id)
+                if job is not None and job.status == JobStatus.RUNNABLE:
+                    job.doc["statusReason"] = quota_reason(job.account)
+                    self._write(job, JobStatus.RUNNABLE)
             for assignment in plan.assignments:
                 self._backlog.discard_runnable(assignment.job_id)
                 self._misfits.discard(assignment.job_id)
+                self._over_quota.discard(assignment.job_id)
                 job = self._store.get_job(assignment.job_id)
                 if job is None or job.status != JobStatus.RUNNABLE:
                     continue
@@ -290,18 +321,43 @@ class Scheduler:
                 job.doc["container"].pop("exitCode", None)
                 job.doc["container"].pop("reason", None)
                 if self._write(job, JobStatus.RUNNABLE):
-                    candidate = _candidate(job)
-                    self._active[job.job_id] = (job.ce_arn, candidate.vcpus, candidate.memory_mib)
+                    self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
         for job, executor in launches:
-            spec = launch_spec(job, self._settings.logs_dir, self._settings.work_dir)
+            spec = self._launch_spec(job)
             self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
+
+    def _budgets(self) -> dict[str, Budget]:
+        """Per account with a vCPU or memory quota: what it may still start."""
+        budgets = {
+            account: Budget(quota.running_vcpus, quota.memory_mib)
+            for account, quota in self._tenancy.quotas.items()
+            if quota.running_vcpus is not None or quota.memory_mib is not None
+        }
+        if budgets:
+            for booking in self._active.values():
+                budget = budgets.get(booking.account)
+                if budget is not None:
+                    budget.book_amounts(booking.vcpus, booking.memory_mib)
+        return budgets
+
+    def _launch_spec(self, job: JobRecord) -> LaunchSpec:
+        return launch_spec(
+            job,
+            self._settings.logs_dir,
+            self._settings.work_dir,
+            confined=not self._tenancy.trusted(job.account),
+        )
 
     # --- STARTING → RUNNING → SUCCEEDED / FAILED / RUNNABLE ---------------------------------------------
 
     async def _attempt(self, job_id: str, executor_name: str, spec: LaunchSpec) -> None:
         executor = self._executors.get(executor_name)
         try:
+            problem = confinement_problem(spec, executor_name, self._tenancy)
+            if problem is not None:
+                self._settle(job_id, AttemptEnd(None, problem, launch_failed=True))
+                return
             try:
                 handle = await executor.start(spec)
             except LaunchFailed as failure:
@@ -440,8 +496,7 @@ class Scheduler:
                 except Exception:
                     log.exception("cannot remove leftovers of the %s executor", name)
         for job in active:
-            candidate = _candidate(job)
-            self._active[job.job_id] = (job.ce_arn, candidate.vcpus, candidate.memory_mib)
+            self._active[job.job_id] = _booking(job)
             run = job.run or {}
             handle = run.get("handle")
             executor = self._executors.get(run.get("executor", self._executors.default))
@@ -451,7 +506,7 @@ class Scheduler:
                     AttemptEnd(None, "Executor restarted before the attempt started", launch_failed=True),
                 )
                 continue
-            spec = launch_spec(job, self._settings.logs_dir, self._settings.work_dir)
+            spec = self._launch_spec(job)
             try:
                 end = await executor.recover(spec, handle)
             except Exception as exc:

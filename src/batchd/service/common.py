@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from batchd.domain.arns import Scope
@@ -13,6 +13,7 @@ from batchd.errors import ClientException
 from batchd.protocol.model import service_model
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
+from batchd.tenancy import Tenancy
 
 CE = "compute-environment"
 JQ = "job-queue"
@@ -23,6 +24,8 @@ class Caller:
     """Who is calling, once the signature is verified: the scope of every resource they touch."""
 
     scope: Scope
+    # Untrusted callers (credentials mode, not marked trusted) get confined jobs: see batchd.tenancy.
+    trusted: bool = True
 
     @property
     def account(self) -> str:
@@ -47,6 +50,7 @@ class ServiceDeps:
     default_executor: str
     max_depends_on: int = 100
     min_timeout_seconds: int = 60
+    tenancy: Tenancy = field(default_factory=Tenancy)
 
 
 def now_ms() -> int:

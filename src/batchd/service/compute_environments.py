@@ -19,10 +19,10 @@ from batchd.service.common import (
     new_id,
     now_ms,
 )
+from batchd.service.confinement import EXECUTOR_TAG, check_executor_choice
 from batchd.service.lifecycle import request_stop
 from batchd.service.pagination import page_size
 
-EXECUTOR_TAG = "batchd:executor"
 EXECUTORS = ("local", "docker")
 HEALTHY = "ComputeEnvironment Healthy"
 
@@ -65,6 +65,7 @@ class ComputeEnvironments:
             raise ClientException("unmanagedvCpus must not be negative.")
         tags = params.get("tags")
         check_tags(tags)
+        check_executor_choice(caller, tags, self._deps.default_executor)
         executor = (tags or {}).get(EXECUTOR_TAG, self._deps.default_executor)
         if executor not in EXECUTORS:
             raise ClientException(

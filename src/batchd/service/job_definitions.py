@@ -11,6 +11,7 @@ from batchd.domain.names import check_resource_name
 from batchd.domain.parameters import resource_amounts
 from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, check_tags, echo_members
+from batchd.service.confinement import check_container_allowed
 from batchd.service.pagination import page_size
 
 JD = "job-definition"
@@ -120,6 +121,7 @@ class JobDefinitions:
         if not container:
             raise ClientException("containerProperties is required for a job definition of type container.")
         _check_container(container)
+        check_container_allowed(caller, container, self._deps.tenancy)
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))

@@ -120,6 +120,7 @@ class Jobs:
             missing = {d for d in depends_on} - self._store.existing_job_ids(caller.account, depends_on)
             if missing:
                 raise ClientException(f"Dependent job {sorted(missing)[0]} does not exist.")
+            self._check_queued_quota(caller)
             job_id = new_id()
             doc: dict[str, Any] = {
                 "jobArn": caller.scope.job_arn(job_id),
@@ -161,6 +162,14 @@ class Jobs:
             )
         self._deps.notify()
         return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+    def _check_queued_quota(self, caller: Caller) -> None:
+        limit = self._deps.tenancy.quota(caller.account).queued_jobs
+        if limit is not None and self._store.count_queued(caller.account, limit) >= limit:
+            raise ClientException(
+                f"Account {caller.account} already has {limit} queued jobs (SUBMITTED, PENDING or RUNNABLE), "
+                "the limit the operator set: submit again once some have started."
+            )
 
     def _dependencies(self, caller: Caller, entries: list[dict[str, Any]]) -> list[str]:
         if len(entries) > self._deps.max_depends_on:

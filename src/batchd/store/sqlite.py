@@ -302,6 +302,16 @@ class SqliteStore:
             sql += f" LIMIT {int(limit)}"
         return [self._job(r) for r in self._db.execute(sql, values)]
 
+    def count_queued(self, account: str, up_to: int) -> int:
+        """The account's jobs not yet placed (SUBMITTED, PENDING, RUNNABLE), counted up to `up_to`:
+        enough to enforce a quota, without reading a backlog larger than it."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE account = ? "
+            "AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE') LIMIT ?)",
+            (account, up_to),
+        ).fetchone()
+        return int(row[0])
+
     def jobs_in_queue(self, account: str, queue_arn: str, statuses: Iterable[JobStatus]) -> list[JobRecord]:
         values = [s.value for s in statuses]
         marks = ",".join("?" * len(values))
