@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from batchd.executors import cgroups
-from batchd.executors.logs import LogWriter
+from batchd.executors.logs import LogWriter, flush_deferred_logs, has_deferred_logs
 from batchd.executors.processes import kill_group, start_time
 
 log = logging.getLogger("batchd.agent")
@@ -54,6 +54,8 @@ DRAIN_SECONDS = 5.0
 CGROUP_EMPTY_SECONDS = 2.0
 # Without pidfds (Linux < 5.3), how often ended processes are looked for.
 POLL_SECONDS = 0.05
+# How often output kept while the disk was full is tried again.
+DEFERRED_LOG_RETRY_SECONDS = 1.0
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
@@ -163,6 +165,7 @@ class Agent:
             self._run_timers()
             for process in list(self._unwatched):
                 self._check_exit(process)
+            flush_deferred_logs()  # output kept while the disk was full
 
     # --- requests -----------------------------------------------------------------------------------------
 
@@ -353,6 +356,10 @@ class Agent:
 
     def _timeout(self) -> float | None:
         timeout = POLL_SECONDS if self._unwatched else None
+        if has_deferred_logs():
+            timeout = (
+                DEFERRED_LOG_RETRY_SECONDS if timeout is None else min(timeout, DEFERRED_LOG_RETRY_SECONDS)
+            )
         if self._timers:
             due = max(0.0, self._timers[0][0] - time.monotonic())
             timeout = due if timeout is None else min(timeout, due)

@@ -22,15 +22,15 @@ from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
-from batchd.domain.placement import Budget, Candidate, EnvironmentView, QueueView, place
+from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
-from batchd.executors.logs import remove_logs
+from batchd.executors.logs import flush_deferred_logs, remove_logs
 from batchd.executors.registry import Executors
 from batchd.scheduler.attempts import confinement_problem, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
-from batchd.store.errors import Conflict
+from batchd.store.errors import Conflict, StoreError
 from batchd.store.records import JobRecord
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy
@@ -91,6 +91,13 @@ class Scheduler:
         self._over_quota: set[str] = set()
         # PENDING jobs found at start, decided again on the first pass.
         self._unresolved: list[JobRecord] = []
+        # Facts the store could not take (disk full, read-only): kept here and written again on every pass
+        # until it does, so no job is stranded and none is recorded with another outcome than its own.
+        self._unsettled: dict[str, AttemptEnd] = {}  # attempts that ended
+        self._unwritten_running: dict[str, JobRecord] = {}  # attempts that started
+        self._timed_out: set[str] = set()
+        # A pass failed part-way: the in-memory view is rebuilt from the store before the next one.
+        self._resync = False
 
     def wake(self, ended: Iterable[str] = (), stop: Iterable[str] = ()) -> None:
         self._ended.extend(ended)
@@ -101,13 +108,23 @@ class Scheduler:
 
     async def start(self) -> None:
         self._event = asyncio.Event()
-        queues = self._queue_views()
-        for job in self._store.jobs_in_status((JobStatus.RUNNABLE,)):
-            self._backlog.add_runnable(_candidate(job), queues)
-        self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
+        self._load_queued()
         await self._executors.open()
         await self._recover()
         self._task = asyncio.create_task(self._run(), name="batchd-scheduler")
+
+    def _load_queued(self) -> None:
+        """The backlog from the store: RUNNABLE jobs to place, PENDING jobs to decide again."""
+        self._backlog = Backlog()
+        self._misfits.clear()
+        self._over_quota.clear()
+        queues = self._queue_views()
+        for job in self._store.jobs_in_status((JobStatus.RUNNABLE,)):
+            self._backlog.add_runnable(_candidate(job), queues)
+        # Every PENDING job is decided again from its dependencies' stored statuses, so ended jobs whose
+        # dependents a failed pass did not get to are not forgotten.
+        self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
+        self._ended.clear()
 
     async def stop(self) -> None:
         """Leaves running attempts to the next start: containers keep running and are reattached."""
@@ -129,7 +146,12 @@ class Scheduler:
             self._pending_wake = False
             try:
                 self.run_pass()
+            except StoreError as exc:
+                # A transaction rolled back after the in-memory view moved on: rebuild it from the store.
+                self._resync = True
+                log.warning("scheduler pass could not write (%s); retrying", exc)
             except Exception:
+                self._resync = True
                 log.exception("scheduler pass failed; retrying on the next wake")
             if not self._pending_wake:
                 with contextlib.suppress(TimeoutError):
@@ -139,6 +161,10 @@ class Scheduler:
                 await asyncio.sleep(0)
 
     def run_pass(self) -> None:
+        self._write_deferred()
+        if self._resync:
+            self._load_queued()
+            self._resync = False
         queues = self._queue_views()
         envs, details = self._environment_views()
         self._backlog.reprioritise(queues)
@@ -158,6 +184,16 @@ class Scheduler:
             if purged:
                 # A purge may drop thousands of jobs at once: their files go off the event loop.
                 asyncio.get_running_loop().run_in_executor(None, remove_logs, self._settings.logs_dir, purged)
+
+    def _write_deferred(self) -> None:
+        """Writes again what the store refused earlier; each fact stays until it is written."""
+        flush_deferred_logs()
+        for job_id, job in list(self._unwritten_running.items()):
+            if self._record_running(job):
+                self._unwritten_running.pop(job_id, None)
+        for job_id, end in list(self._unsettled.items()):
+            self._unsettled.pop(job_id, None)
+            self._settle(job_id, end)
 
     def _queue_views(self) -> dict[str, QueueView]:
         views = {}
@@ -278,6 +314,20 @@ class Scheduler:
             budgets=self._budgets(),
         )
         launches: list[tuple[JobRecord, str]] = []
+        try:
+            self._book(plan, details, launches)
+        except BaseException:
+            for job, _ in launches:  # not STARTING after all: the store rolled back
+                self._active.pop(job.job_id, None)
+            raise
+        for job, executor in launches:
+            spec = self._launch_spec(job)
+            self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
+
+    def _book(
+        self, plan: Plan, details: dict[str, dict[str, Any]], launches: list[tuple[JobRecord, str]]
+    ) -> None:
+        """Writes the plan in one transaction: reasons of jobs that wait, STARTING for those placed."""
         with self._store.transaction():
             for job_id in plan.misfits:
                 if job_id in self._misfits:
@@ -323,9 +373,6 @@ class Scheduler:
                 if self._write(job, JobStatus.RUNNABLE):
                     self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
-        for job, executor in launches:
-            spec = self._launch_spec(job)
-            self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
 
     def _budgets(self) -> dict[str, Budget]:
         """Per account with a vCPU or memory quota: what it may still start."""
@@ -371,8 +418,8 @@ class Scheduler:
             job.status = JobStatus.RUNNING
             job.run = {**(job.run or {}), "handle": handle, "startedAt": now}
             job.doc.update(status="RUNNING", startedAt=now)
-            with self._store.transaction():
-                self._store.update_job(job, JobStatus.STARTING)
+            if not self._record_running(job):
+                self._unwritten_running[job_id] = job  # it runs all the same: written on a later pass
             self._arm_timeout(job)
             if (job.run or {}).get("stop"):
                 self._stop(job)
@@ -386,10 +433,39 @@ class Scheduler:
         finally:
             self._attempts.pop(job_id, None)
 
+    def _record_running(self, job: JobRecord) -> bool:
+        """STARTING → RUNNING with the attempt's handle; False when the store cannot take it now."""
+        try:
+            with self._store.transaction():
+                self._store.update_job(job, JobStatus.STARTING)
+        except Conflict:
+            return True  # the job moved on (a stop, a settle written first): nothing left to write
+        except StoreError as exc:
+            log.warning("cannot record job %s RUNNING yet: %s", job.job_id, exc)
+            return False
+        return True
+
     def _settle(self, job_id: str, end: AttemptEnd) -> None:
+        """Records how an attempt ended; kept and written again later when the store refuses it."""
+        try:
+            self._settle_now(job_id, end)
+        except StoreError as exc:
+            log.warning("cannot record the end of job %s yet: %s", job_id, exc)
+            self._unsettled[job_id] = end
+            self._active.pop(job_id, None)  # its process has ended: its capacity is free
+
+    def _settle_now(self, job_id: str, end: AttemptEnd) -> None:
         job = self._store.get_job(job_id)
         if job is None or job.status not in ACTIVE:
             return
+        started = self._unwritten_running.pop(job_id, None)
+        if started is not None and job.status == JobStatus.STARTING:
+            # RUNNING was never written: settle from the started record, compared against STARTING.
+            stop = (job.run or {}).get("stop")
+            job.run = {**(started.run or {}), **({"stop": stop} if stop else {})}
+            job.doc["startedAt"] = started.doc.get("startedAt")
+        if job_id in self._timed_out:
+            job.run = {**(job.run or {}), "timedOut": True}
         timer = self._timers.pop(job_id, None)
         if timer is not None:
             timer.cancel()
@@ -432,9 +508,10 @@ class Scheduler:
             job.doc.pop("startedAt", None)
         else:
             job.doc["stoppedAt"] = now
-        self._active.pop(job_id, None)
         with self._store.transaction():
             written = self._write(job, expected)
+        self._active.pop(job_id, None)
+        self._timed_out.discard(job_id)
         if not written:
             log.warning("job %s changed while its attempt was being settled", job_id)
         elif result.status == JobStatus.RUNNABLE:
@@ -455,6 +532,8 @@ class Scheduler:
     def _stop(self, job: JobRecord) -> None:
         run = job.run or {}
         handle = run.get("handle")
+        if handle is None and job.job_id in self._unwritten_running:
+            handle = (self._unwritten_running[job.job_id].run or {}).get("handle")
         if handle is None:
             # Still launching: `_attempt` stops it as soon as it has a handle.
             return
@@ -475,11 +554,13 @@ class Scheduler:
     def _time_out(self, job_id: str) -> None:
         self._timers.pop(job_id, None)
         job = self._store.get_job(job_id)
-        if job is None or job.status != JobStatus.RUNNING:
+        if job is None or job.status not in ACTIVE:
             return
+        expected = job.status  # STARTING while RUNNING could not be written yet
         job.run = {**(job.run or {}), "timedOut": True}
-        with self._store.transaction():
-            self._store.update_job(job, JobStatus.RUNNING)
+        self._timed_out.add(job_id)  # known to the settle even if the store cannot take it now
+        with contextlib.suppress(StoreError), self._store.transaction():
+            self._store.update_job(job, expected)
         self._stop(job)
 
     # --- after a restart ----------------------------------------------------------------------------------
