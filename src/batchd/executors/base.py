@@ -76,6 +76,10 @@ class Executor(Protocol):
     async def recover(self, spec: LaunchSpec, handle: Handle) -> AttemptEnd | None:
         """After a restart: None if the attempt still runs (then `wait` reattaches), else how it ended."""
 
+    async def find(self, spec: LaunchSpec) -> Handle | None:
+        """After a restart: the handle of an attempt started while its handle was not yet stored, or None
+        when nothing of it exists (or the executor cannot tell)."""
+
     async def reap(self, known: list[Handle]) -> None:
         """After a restart: removes what this executor started that no job knows (a crash mid-launch)."""
 

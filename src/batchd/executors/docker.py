@@ -272,7 +272,7 @@ class DockerExecutor:
         return None
 
     async def start(self, spec: LaunchSpec) -> Handle:
-        name = f"batchd-{spec.job_id}-{spec.attempt}"
+        name = _container_name(spec)
         self._starting.add(name)
         try:
             try:
@@ -346,6 +346,14 @@ class DockerExecutor:
             return await self.wait(spec, handle)
         return None
 
+    async def find(self, spec: LaunchSpec) -> Handle | None:
+        name = _container_name(spec)
+        try:
+            found = await self._call(lambda api: api.inspect_container(name))
+        except NotFound:
+            return None
+        return {"container_id": str(found["Id"]), "name": name}
+
     async def reap(self, known: list[Handle]) -> None:
         ids = {str(h.get("container_id")) for h in known} | {str(h.get("name")) for h in known}
         await self.remove_orphans(await self.orphans(ids))
@@ -406,6 +414,11 @@ class DockerExecutor:
             pass
         except TRANSIENT as exc:  # a leftover container is no reason to fail the attempt
             log.warning("cannot remove container %s: %s", container_id[:12], _detail(exc))
+
+
+def _container_name(spec: LaunchSpec) -> str:
+    """One name per attempt: a restarted server finds an attempt by it even without its handle."""
+    return f"batchd-{spec.job_id}-{spec.attempt}"
 
 
 def _ensure_image(api: docker.APIClient, image: str) -> None:

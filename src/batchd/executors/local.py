@@ -149,6 +149,10 @@ class LocalExecutor:
             group.remove()
         return AttemptEnd(None, "Executor restarted: the local process ended with the previous batchd server")
 
+    async def find(self, spec: LaunchSpec) -> Handle | None:
+        # Local attempts end with the server (their agent dies with it): none is left to find.
+        return None
+
     async def reap(self, known: list[Handle]) -> None:
         # Local processes die with the server: nothing can be left over.
         return None

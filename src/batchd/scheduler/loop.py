@@ -568,6 +568,24 @@ class Scheduler:
     async def _recover(self) -> None:
         """Reattach to attempts still running, settle those that ended while the server was down."""
         active = self._store.jobs_in_status(ACTIVE)
+        for job in active:
+            run = job.run or {}
+            if run and not run.get("handle"):
+                # Started, but the server died before RUNNING was written: the attempt may well run.
+                executor = self._executors.get(run.get("executor", self._executors.default))
+                if executor.problem() is None:
+                    try:
+                        handle = await executor.find(self._launch_spec(job))
+                    except Exception:
+                        log.exception("cannot look for the attempt of job %s", job.job_id)
+                        handle = None
+                    if handle is not None:
+                        now = _now()
+                        job.status = JobStatus.RUNNING
+                        job.run = {**run, "handle": handle, "startedAt": now}
+                        job.doc.update(status="RUNNING", startedAt=now)
+                        if not self._record_running(job):
+                            self._unwritten_running[job.job_id] = job
         for name in ("local", "docker"):
             known = [job.run["handle"] for job in active if job.run and job.run.get("handle")]
             executor = self._executors.get(name)
