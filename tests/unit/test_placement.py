@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from batchd.domain.placement import Assignment, Candidate, EnvironmentView, QueueView, place
+from batchd.domain.placement import Assignment, Budget, Candidate, EnvironmentView, QueueView, place
 
 HOST = 64 * 1024
 
@@ -277,3 +277,25 @@ def test_known_candidate_queues_place_as_the_global_check_does() -> None:
     without = place(jobs, qs, e, HOST, HOST, ranked=True, smallest_vcpus=1)
     assert with_queues == without
     assert placed(with_queues.assignments) == ["x", "y", "z"]
+
+
+def test_an_account_at_its_quota_waits_without_holding_back_another() -> None:
+    held_q = "arn:aws:batch:us-east-1:111111111111:job-queue/held"
+    free_q = "arn:aws:batch:us-east-1:222222222222:job-queue/free"
+    qs = queues(QueueView(held_q, 10, ("ce",)), QueueView(free_q, 1, ("ce",)))
+    candidates = [job("h1", held_q, 1), job("h2", held_q, 2), job("h3", held_q, 3), job("f1", free_q, 4)]
+    budgets = {"111111111111": Budget(vcpus=1.5, memory_mib=None)}
+    plan = place(candidates, qs, envs(env("ce", capacity=8)), HOST, HOST, budgets=budgets)
+    assert placed(plan.assignments) == ["h1", "f1"]
+    assert plan.over_quota == ["h2", "h3"]
+    assert budgets["111111111111"].vcpus == 0.5
+
+
+def test_a_memory_quota_counts_memory_not_vcpus() -> None:
+    q = "arn:aws:batch:us-east-1:111111111111:job-queue/q"
+    qs = queues(QueueView(q, 1, ("ce",)))
+    candidates = [job("big", q, 1, memory=512), job("small", q, 2, memory=100)]
+    budgets = {"111111111111": Budget(vcpus=None, memory_mib=256)}
+    plan = place(candidates, qs, envs(env("ce", capacity=8)), HOST, HOST, budgets=budgets)
+    assert placed(plan.assignments) == ["small"]
+    assert plan.over_quota == ["big"]
