@@ -174,7 +174,7 @@ class Server:
             credentials = self.workdir / "credentials"
             credentials.write_text(
                 "[bench]\naws_access_key_id = bench\naws_secret_access_key = bench\n"
-                "aws_account_id = 123456789012\n"
+                "aws_account_id = 123456789012\nbatchd_trusted = true\n"
             )
             argv += ["--credentials", str(credentials)]
             return argv, "/healthz"

@@ -30,11 +30,14 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
         f"aws_access_key_id = {ALICE['key']}\n"
         f"aws_secret_access_key = {ALICE['secret']}\n"
         f"aws_account_id = {ALICE['account']}\n"
+        # Trusted: these tests are of signatures and accounts, on the local executor (see test_tenancy.py).
+        "batchd_trusted = true\n"
         "\n"
         "[bob]\n"
         f"aws_access_key_id = {BOB['key']}\n"
         f"aws_secret_access_key = {BOB['secret']}\n"
         f"aws_account_id = {BOB['account']}\n"
+        "batchd_trusted = true\n"
         "region = us-east-1\n"
     )
     with Server(root / "data", ["--executor", "local", "--credentials", str(credentials)]) as srv:
