@@ -458,7 +458,7 @@ class Scheduler:
         job = self._store.get_job(job_id)
         if job is None or job.status not in ACTIVE:
             return
-        started = self._unwritten_running.pop(job_id, None)
+        started = self._unwritten_running.get(job_id)
         if started is not None and job.status == JobStatus.STARTING:
             # RUNNING was never written: settle from the started record, compared against STARTING.
             stop = (job.run or {}).get("stop")
@@ -512,6 +512,7 @@ class Scheduler:
             written = self._write(job, expected)
         self._active.pop(job_id, None)
         self._timed_out.discard(job_id)
+        self._unwritten_running.pop(job_id, None)
         if not written:
             log.warning("job %s changed while its attempt was being settled", job_id)
         elif result.status == JobStatus.RUNNABLE:
