@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from batchd.config import DEFAULT_ACCOUNT_ID, DEFAULT_PORT, Settings
 from batchd.domain.names import ACCOUNT_ID
+from batchd.store.errors import StoreError
+from batchd.store.integrity import check_logs_without_database
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -27,14 +32,85 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+# argparse calls these on the command line's values and on string defaults alike, so a bad BATCHD_*
+# variable is reported in the same one line as a bad flag: "argument --port: ...", exit 2.
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _port(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, got {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def _region(text: str) -> str:
+    if not REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not an AWS region such as us-east-1: {text!r}")
+    return text
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.lower()
+
+
+def _one_line_error(message: str) -> NoReturn:
+    print(f"batchd serve: {message} (see batchd serve --help)", file=sys.stderr)
+    sys.exit(2)
+
+
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the AWS Batch endpoint")
+    setattr(serve, "error", _one_line_error)  # noqa: B010 - one line on stderr, not the usage text
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (BATCHD_HOST)")
-    serve.add_argument("--port", type=int, default=int(_env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT),
+    serve.add_argument("--port", type=_port, default=_env("PORT", str(DEFAULT_PORT)),
                        help=f"port to bind, default {DEFAULT_PORT} (BATCHD_PORT)")  # fmt: skip
     serve.add_argument("--data-dir", default=_env("DATA_DIR", ".batchd"),
                        help="where state and logs live, default ./.batchd (BATCHD_DATA_DIR)")  # fmt: skip
-    serve.add_argument("--region", default=_env("REGION", "us-east-1"), help="region in ARNs (BATCHD_REGION)")
+    serve.add_argument(
+        "--region", type=_region, default=_env("REGION", "us-east-1"), help="region in ARNs (BATCHD_REGION)"
+    )
     serve.add_argument("--account-id", default=_env("ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
                        help=f"account of unsigned callers in open mode, default {DEFAULT_ACCOUNT_ID} "
                        "(BATCHD_ACCOUNT_ID)")  # fmt: skip
@@ -53,17 +129,16 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--executor", choices=("auto", "local", "docker"), default=_env("EXECUTOR", "auto"),
                        help="how jobs run: docker, local processes, or auto (docker when an engine answers) "
                        "(BATCHD_EXECUTOR)")  # fmt: skip
-    serve.add_argument("--stop-grace-seconds", type=float,
-                       default=float(_env("STOP_GRACE_SECONDS", "30") or 30),
+    serve.add_argument("--stop-grace-seconds", type=_non_negative, default=_env("STOP_GRACE_SECONDS", "30"),
                        help="seconds between SIGTERM and SIGKILL when a job is terminated "
                        "(BATCHD_STOP_GRACE_SECONDS)")  # fmt: skip
-    serve.add_argument("--retention-days", type=float, default=float(_env("RETENTION_DAYS", "7") or 7),
+    serve.add_argument("--retention-days", type=_positive, default=_env("RETENTION_DAYS", "7"),
                        help="how long finished jobs stay describable (BATCHD_RETENTION_DAYS)")  # fmt: skip
     # Undocumented on purpose: AWS's 60 s floor, lowered only so tests can exercise timeouts quickly.
-    serve.add_argument("--min-timeout-seconds", type=int,
-                       default=int(_env("MIN_TIMEOUT_SECONDS", "60") or 60),
+    serve.add_argument("--min-timeout-seconds", type=_at_least_one, default=_env("MIN_TIMEOUT_SECONDS", "60"),
                        help=argparse.SUPPRESS)  # fmt: skip
-    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"), help="(BATCHD_LOG_LEVEL)")
+    serve.add_argument("--log-level", type=_log_level, default=_env("LOG_LEVEL", "info"),
+                       help="debug, info, warning, error or critical (BATCHD_LOG_LEVEL)")  # fmt: skip
 
 
 def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,11 +150,25 @@ def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     logs.add_argument("--no-timestamps", action="store_true", help="print the output lines only")
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Made 0700, or narrowed to 0700 when it exists wider: job logs and the database are private."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if data_dir.stat().st_mode & 0o077:
+        data_dir.chmod(0o700)
+
+
 def serve(args: argparse.Namespace) -> int:
     if not ACCOUNT_ID.fullmatch(args.account_id):
         print(f"batchd: --account-id must be 12 digits, got {args.account_id!r}", file=sys.stderr)
         return 2
     credentials = Path(args.credentials) if args.credentials else None
+    if credentials is not None and not credentials.is_file():
+        print(f"batchd: the credentials file {credentials} does not exist or is not a file", file=sys.stderr)
+        return 2
     if credentials is None and not _is_loopback(args.host) and not args.allow_open_remote:
         print(
             f"batchd: refusing to serve {args.host} without --credentials: anyone could use it. "
@@ -103,6 +192,14 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         host_mount_allow=tuple(args.host_mount_allow),
     )
+    # Everything batchd creates in the data directory is the server's alone: files 0600, directories 0700.
+    os.umask(0o077)
+    try:
+        prepare_data_dir(settings.data_dir)
+        check_logs_without_database(settings.database_path, settings.logs_dir)
+    except (OSError, StoreError) as exc:
+        print(f"batchd: {_one_line(exc)}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -119,8 +216,8 @@ def serve(args: argparse.Namespace) -> int:
 
     try:
         server = build(settings)
-    except (ValueError, OSError) as exc:
-        print(f"batchd: {exc}", file=sys.stderr)
+    except (ValueError, OSError, StoreError) as exc:
+        print(f"batchd: {_one_line(exc)}", file=sys.stderr)
         return 2
     mode = "signed requests only" if credentials else f"open, account {settings.account_id}"
     logging.getLogger("batchd").info(

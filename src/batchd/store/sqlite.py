@@ -16,6 +16,7 @@ from typing import Any
 from batchd.domain.jobs import JobStatus
 from batchd.store.checkpoints import Checkpointer
 from batchd.store.errors import Conflict, StoreError
+from batchd.store.integrity import check_database
 from batchd.store.records import JobRecord
 from batchd.store.schema import SCHEMA_VERSION, STATEMENTS
 
@@ -30,6 +31,7 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
         self._depth = 0
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(path)
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
