@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import socket
 import threading
@@ -466,3 +467,157 @@ def test_calls_about_different_containers_reuse_connections(tmp_path: Path) -> N
     # Every call reuses an idle connection (3 in all here); the bound leaves room for one log stream
     # held open per container. Without reuse every call about a new container connects afresh (41).
     assert proxy.accepted <= len(specs) + 4, proxy.accepted
+
+
+# --- the follower against an engine that lags: the last output is never lost, never doubled ----------
+
+
+class _Empty:
+    """A log stream the engine ends before sending anything (logger closed, or a hiccup)."""
+
+    status_code, text, content = 200, "", b""
+
+    def __init__(self) -> None:
+        self.raw = io.BytesIO(b"")
+
+    def raise_for_status(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _LaggingEngine:
+    """The real engine, except that chosen log requests answer nothing and the first inspections
+    still say Running: the races a loaded engine produces, made deterministic."""
+
+    def __init__(self, api: docker.APIClient, empty_logs: set[int], running_inspections: int) -> None:
+        self._api, self._empty, self._running = api, empty_logs, running_inspections
+        self.log_requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        self.log_requests += 1
+        if self.log_requests in self._empty:
+            return _Empty()
+        return self._api.get(url, **kwargs)
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        found = self._api.inspect_container(container_id)
+        if self._running > 0:
+            self._running -= 1
+            found["State"]["Running"] = True
+        return found
+
+
+def _exited(engine: docker.DockerClient, script: str) -> str:
+    container = engine.containers.run(
+        IMAGE, ["sh", "-c", script], detach=True, labels={"batchd.managed": "true", "batchd.job-id": PREFIX}
+    )
+    engine.api.wait(container.id, timeout=120)
+    return str(container.id)
+
+
+def _follow(api: Any, container_id: str, log: Path) -> dict[str, Any] | None:
+    follower = docker_executor._Follower(api, container_id, log)
+    follower.start()
+    return follower.done.result(timeout=120)
+
+
+def _stdout(log: Path) -> list[str]:
+    return [e["message"] for e in iter_events(log) if e["stream"] == "stdout"]
+
+
+def test_tail_kept_when_the_stream_ends_before_the_engine_reports_the_stop(
+    tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    # First follow: every line, the tail unterminated; inspect still says Running; every later
+    # request answers nothing (the engine closed the container's logger).
+    container_id = _exited(engine, "echo one; printf 'no newline'")
+    api = _LaggingEngine(engine.api, empty_logs={2, 3, 4, 5}, running_inspections=1)
+    state = _follow(api, container_id, tmp_path / "out.log")
+    assert state is not None and state["ExitCode"] == 0
+    assert api.log_requests >= 2  # it did follow again
+    assert _stdout(tmp_path / "out.log") == ["one", "no newline"]
+    engine.api.remove_container(container_id, force=True)
+
+
+def test_tail_read_when_the_followed_stream_ends_before_sending_it(
+    tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    container_id = _exited(engine, "echo one; echo two >&2; printf 'no newline'")
+    api = _LaggingEngine(engine.api, empty_logs={1}, running_inspections=0)
+    assert _follow(api, container_id, tmp_path / "out.log") is not None
+    assert _stdout(tmp_path / "out.log") == ["one", "no newline"]
+    assert [e["message"] for e in iter_events(tmp_path / "out.log") if e["stream"] == "stderr"] == ["two"]
+    engine.api.remove_container(container_id, force=True)
+
+
+def test_tail_resent_by_a_later_follow_is_written_once(tmp_path: Path, engine: docker.DockerClient) -> None:
+    container_id = _exited(engine, "echo one; printf 'no newline'")
+    log = tmp_path / "out.log"
+    # Followed again while "running": the engine sends the tail again, then the last read too.
+    assert _follow(_LaggingEngine(engine.api, set(), running_inspections=2), container_id, log) is not None
+    assert _stdout(log) == ["one", "no newline"]
+    # A new follower of the same log (the server restarted after writing it) adds nothing.
+    assert _follow(engine.api, container_id, log) is not None
+    assert _stdout(log) == ["one", "no newline"]
+    engine.api.remove_container(container_id, force=True)
+
+
+def test_last_output_without_newline_many_times(tmp_path: Path) -> None:
+    specs = [make_spec(tmp_path, "sh", "-c", f"echo {i}; printf 'tail {i}'") for i in range(12)]
+
+    async def scenario() -> list[AttemptEnd]:
+        executor = DockerExecutor()
+
+        async def one(spec: LaunchSpec) -> AttemptEnd:
+            return await executor.wait(spec, await executor.start(spec))
+
+        try:
+            return await asyncio.gather(*(one(spec) for spec in specs))
+        finally:
+            await executor.close()
+
+    assert asyncio.run(scenario()) == [AttemptEnd(0)] * len(specs)
+    assert [messages(spec) for spec in specs] == [[str(i), f"tail {i}"] for i in range(len(specs))]
+
+
+def test_oom_reason_from_the_events_when_the_state_lacks_it(
+    tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    # The engine can record the exit before it handles the OOM notification: State.OOMKilled stays
+    # false, only its "oom" event tells.
+    oom = engine.containers.run(
+        IMAGE,
+        ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"],
+        detach=True,
+        mem_limit="16m",
+        memswap_limit="16m",
+        labels={"batchd.managed": "true", "batchd.job-id": PREFIX},
+    )
+    killed = engine.containers.run(
+        IMAGE, ["sleep", "60"], detach=True, labels={"batchd.managed": "true", "batchd.job-id": PREFIX}
+    )
+    killed.kill()
+    for container in (oom, killed):
+        engine.api.wait(container.id, timeout=120)
+
+    async def scenario() -> tuple[bool, bool]:
+        executor = DockerExecutor()
+        try:
+            oom_state = {**engine.api.inspect_container(oom.id)["State"], "OOMKilled": False}
+            killed_state = engine.api.inspect_container(killed.id)["State"]
+            assert (oom_state["ExitCode"], killed_state["ExitCode"]) == (137, 137)
+            return (
+                await executor._oom_killed(oom.id, oom_state),
+                await executor._oom_killed(killed.id, killed_state),
+            )
+        finally:
+            await executor.close()
+
+    assert asyncio.run(scenario()) == (True, False)
+    for container in (oom, killed):
+        container.remove(force=True)

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import io
 import json
 import logging
 import os
@@ -48,6 +49,10 @@ CALL_TIMEOUT_S = 300
 PROBLEM_TTL_S = 5.0
 PING_TIMEOUT_S = 5  # twice (version, ping) at most: a busy engine can take seconds to answer
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
+# How long after a SIGKILLed container's end its "oom" event may still come (the engine can record the
+# exit before the OOM notification, leaving State.OOMKilled false).
+OOM_EVENT_GRACE_S = 2.0
+EXIT_SIGKILL = 137
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
 # An untrusted account's container: fewer capabilities than Docker's defaults, no privilege gained through
 # setuid binaries, a bounded number of processes.
@@ -97,17 +102,50 @@ def _last_written(path: Path) -> tuple[int | None, Seen]:
     return last, collections.Counter((e["stream"], e["message"]) for e in events if e["timestamp"] == last)
 
 
-def _frames(response: requests.Response) -> Iterator[tuple[int, bytes]]:
+def _frames(read: Callable[[int], bytes]) -> Iterator[tuple[int, bytes]]:
     """The engine's multiplexed stream: 8-byte headers (stream id, length), each followed by one entry."""
     while True:
-        header = response.raw.read(8)
+        header = read(8)
         if len(header) < 8:
             return
         stream_id, length = struct.unpack(">BxxxL", header)
-        data = response.raw.read(length)
+        data = read(length)
         if len(data) < length:
             return
         yield stream_id, data
+
+
+def _epoch(stamp: str) -> float | None:
+    """Docker's RFC 3339 nanosecond timestamp (as in State.StartedAt) → epoch seconds."""
+    with contextlib.suppress(ValueError, TypeError):
+        whole, _, fraction = stamp.rstrip("Z").partition(".")
+        moment = datetime.fromisoformat(whole).replace(tzinfo=UTC)
+        seconds = moment.timestamp() + float(f"0.{fraction[:6] or 0}")
+        return seconds if seconds > 0 else None  # "0001-01-01T00:00:00Z": never started or ended
+    return None
+
+
+def _oom_event(api: docker.APIClient, container_id: str, state: dict[str, Any]) -> bool:
+    """Whether the engine logged an "oom" event for the container since it started. Asked when it was
+    SIGKILLed yet State.OOMKilled is false: the engine (seen with 20.10 on cgroup v1) records the exit
+    before it handles a late OOM notification, which then only shows in its events. An end this recent
+    may still see that event come: waits for it up to OOM_EVENT_GRACE_S after the end."""
+    started, finished = _epoch(state.get("StartedAt", "")), _epoch(state.get("FinishedAt", ""))
+    now = time.time()
+    # Seconds only: a past `until` answers at once, a future one waits until then.
+    recent = finished is not None and now < finished + OOM_EVENT_GRACE_S
+    until = int(finished + OOM_EVENT_GRACE_S) + 1 if recent and finished is not None else int(now)
+    since = int((started or finished or now) - 1)
+    filters = {"container": container_id, "event": "oom"}
+    stream = api.events(since=since, until=until, filters=filters, decode=True)
+    try:
+        for event in stream:
+            if event.get("status") == "oom" or event.get("Action") == "oom":
+                return True
+    finally:
+        with contextlib.suppress(Exception):
+            stream.close()
+    return False
 
 
 class _Follower(threading.Thread):
@@ -124,6 +162,9 @@ class _Follower(threading.Thread):
         self._stream: CancellableStream[tuple[int, bytes]] | None = None
         self._last_ms: int | None = None
         self._at_last: Seen = collections.Counter()
+        # What came after the last newline of each stream (stream id → (timestamp, text)), kept across
+        # follows: written once the container has stopped and no follow resends it.
+        self._tail: dict[int, tuple[int, bytes]] = {}
 
     def close(self) -> None:
         self._closed.set()
@@ -140,16 +181,28 @@ class _Follower(threading.Thread):
 
     def _run(self) -> dict[str, Any] | None:
         self._last_ms, self._at_last = _last_written(self.log_path)
+        # A tail written by an earlier follower (before a crash) is not written again.
+        self._written_before: Seen = collections.Counter(self._at_last)
         writer = LogWriter(self.log_path)
         failing_since: float | None = None
+        state: dict[str, Any] | None = None
         try:
             while not self._closed.is_set():
                 try:
-                    unterminated = self._follow(writer)
-                    if self._closed.is_set():
-                        break
-                    state: dict[str, Any] = self.api.inspect_container(self.container_id)["State"]
+                    if state is None:
+                        self._follow(writer, follow=True)
+                        if self._closed.is_set():
+                            break
+                        state = self.api.inspect_container(self.container_id)["State"]
+                    if not state.get("Running"):
+                        # Stopped: the engine has all its output by now, but a followed stream can end
+                        # before it sent the last entries. One more read, not followed, gets them.
+                        with contextlib.suppress(NotFound):
+                            self._follow(writer, follow=False)
+                        self._write_tail(writer)
+                        return state
                 except NotFound:
+                    self._write_tail(writer)
                     return None
                 except TRANSIENT as exc:  # the engine restarts or is overloaded: try again, not forever
                     failing_since = failing_since or time.monotonic()
@@ -159,48 +212,61 @@ class _Follower(threading.Thread):
                     self._closed.wait(1.0)
                     continue
                 failing_since = None
-                if not state.get("Running"):
-                    # Its last output had no newline. Written only now: after a reconnection the engine
-                    # sends the whole line again.
-                    for stream_id, (millis, text) in unterminated.items():
-                        self._write(writer, stream_id, millis, text, collections.Counter())
-                    return state
+                state = None
                 self._closed.wait(0.2)  # its stream ended though it runs (engine hiccup): follow again
             raise RuntimeError("Docker executor closed")
         finally:
             writer.close()
 
-    def _follow(self, writer: LogWriter) -> dict[int, tuple[int, bytes]]:
-        """Appends the container's lines newer than those already written, until its log stream ends.
-        Returns what came after the last newline of each stream."""
-        params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
+    def _write_tail(self, writer: LogWriter) -> None:
+        """Writes the last output of each stream that had no newline, once."""
+        tail, self._tail = self._tail, {}
+        for stream_id, (millis, text) in sorted(tail.items(), key=lambda item: item[1][0]):
+            self._write(writer, stream_id, millis, text, self._written_before)
+
+    def _follow(self, writer: LogWriter, follow: bool = True) -> None:
+        """Appends the container's lines newer than those already written, until its log stream ends
+        (`follow`) or up to its current end. What comes after the last newline of a stream is kept in
+        `_tail`: the engine sends it again, maybe longer, to a later follow (which then replaces it)."""
+        params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": 1}
         if self._last_ms is not None:  # `since` includes entries at that very time: `skip` drops repeats
             params["since"] = f"{self._last_ms // 1000}.{self._last_ms % 1000:03d}"
         skip: Seen = collections.Counter(self._at_last)
         url = f"{self.api.base_url}/v{self.api.api_version}/containers/{self.container_id}/logs"
-        # The SDK's logs() drops the stream id of each entry, hence the request by hand. No read timeout:
-        # a quiet container sends nothing for hours.
-        response = self.api.get(url, params=params, stream=True, timeout=None)
+        # The SDK's logs() drops the stream id of each entry, hence the request by hand. No read timeout
+        # when following: a quiet container sends nothing for hours. Not followed, the whole answer is
+        # read at once, so its connection goes back to the pool.
+        response = self.api.get(
+            url, params=params, stream=follow, timeout=None if follow else CALL_TIMEOUT_S
+        )  # fmt: skip
         pending: dict[int, tuple[int, bytes]] = {}  # stream id → (timestamp, start) of a line split by Docker
         try:
             if response.status_code == 404:
                 raise NotFound(response.text, response)
             response.raise_for_status()
-            self._stream = CancellableStream(_frames(response), response)
-            if self._closed.is_set():
-                return {}
-            for stream_id, entry in self._stream:
+            if follow:
+                self._stream = CancellableStream(_frames(response.raw.read), response)
+                if self._closed.is_set():
+                    return
+                entries: Iterator[tuple[int, bytes]] = self._stream
+            else:
+                entries = _frames(io.BytesIO(response.content).read)
+            for stream_id, entry in entries:
                 stamp, _, text = entry.partition(b" ")
                 millis = _millis(stamp)
                 if stream_id in pending:  # lines over 16 KiB come in several entries, the last ends in \n
                     millis, start = pending.pop(stream_id)
                     text = start + text
+                else:
+                    kept = self._tail.get(stream_id)
+                    if kept is not None and millis >= kept[0]:  # the kept tail, sent again
+                        del self._tail[stream_id]
                 if not text.endswith(b"\n"):
                     pending[stream_id] = (millis, text)
                     continue
                 self._write(writer, stream_id, millis, text, skip)
-            return pending
         finally:
+            self._tail.update(pending)
             self._stream = None
             response.close()
 
@@ -307,12 +373,24 @@ class DockerExecutor:
         self._followers.pop(container_id, None)
         if state is None:
             return _gone(handle)
+        oom = await self._oom_killed(container_id, state)
         # Removed only now that its logs are copied and its end known (OOMKilled dies with the container),
         # and in the background: the job's end and its vCPUs do not wait for the engine's cleanup.
         removal = asyncio.create_task(self._remove(container_id))
         self._removals.add(removal)
         removal.add_done_callback(self._removals.discard)
-        return AttemptEnd(state.get("ExitCode"), OOM_REASON if state.get("OOMKilled") else None)
+        return AttemptEnd(state.get("ExitCode"), OOM_REASON if oom else None)
+
+    async def _oom_killed(self, container_id: str, state: dict[str, Any]) -> bool:
+        if state.get("OOMKilled"):
+            return True
+        if state.get("ExitCode") != EXIT_SIGKILL:
+            return False
+        try:
+            return await self._call(lambda api: _oom_event(api, container_id, state))
+        except TRANSIENT as exc:
+            log.warning("cannot read the events of container %s: %s", container_id[:12], _detail(exc))
+            return False
 
     async def stop(self, handle: Handle, grace_seconds: float) -> None:
         container_id = handle["container_id"]
