@@ -207,7 +207,13 @@ def test_a_program_ignoring_sigterm_is_killed_after_the_grace(
 
 def test_terminate_right_after_submit_wherever_the_job_is(client: Any, queue: str, tmp_path: Path) -> None:
     """Best effort at STARTING: terminate at once, and again once placed; the job never succeeds."""
-    register(client, "long", ["sh", "-c", 'echo $$ > "$PIDFILE"; exec sleep 60'])
+    # Written under a temporary name and renamed: a pid file that exists is complete, however slowly
+    # the job runs.
+    register(
+        client,
+        "long",
+        ["sh", "-c", 'echo $$ > "$PIDFILE.tmp" && mv "$PIDFILE.tmp" "$PIDFILE"; exec sleep 60'],
+    )
     pids: list[Path] = []
     jobs = []
     for i in range(3):
@@ -230,21 +236,25 @@ def test_terminate_right_after_submit_wherever_the_job_is(client: Any, queue: st
         containerOverrides={"environment": [{"name": "PIDFILE", "value": str(tmp_path / "pid-placed")}]},
     )
     pids.append(tmp_path / "pid-placed")
-    wait_status(client, placed, {"STARTING", "RUNNING"})
+    wait_status(client, placed, {"STARTING", "RUNNING"}, timeout=60)
     client.terminate_job(jobId=placed, reason=REASON)
     jobs.append(placed)
     for job in jobs:
-        done = wait_status(client, job, timeout=15)
+        done = wait_status(client, job, timeout=60)
         assert done["status"] == "FAILED"
         assert done["statusReason"] == REASON
         assert done["isTerminated"] is True
     for pid_file in pids:
-        if pid_file.exists():
-            pid = int(pid_file.read_text())
-            try:
-                wait_gone(pid)
-            finally:
-                kill_if_alive(pid)
+        # The job ended: its pid file, if any, is whole (renamed into place); a temporary one left by a
+        # job killed before the rename names a process that must be gone too.
+        for written in (pid_file, pid_file.with_name(pid_file.name + ".tmp")):
+            text = written.read_text() if written.exists() else ""
+            if text.endswith("\n") and text.strip().isdigit():  # `echo` wrote all of it
+                pid = int(text)
+                try:
+                    wait_gone(pid, timeout=30)
+                finally:
+                    kill_if_alive(pid)
 
 
 def test_dependents_of_a_terminated_job_fail(client: Any, queue: str, tmp_path: Path) -> None:
