@@ -193,17 +193,19 @@ class Agent:
         try:
             process = self._spawn(request)
         except Exception as exc:  # whatever it is, the server waits for an answer
-            self._send({"failed": key, "reason": f"CannotStartContainerError: {exc}"})
+            self._send({"failed": key, "reason": f"CannotStartContainerError: {launch_reason(exc, request)}"})
             return
         self._processes[key] = process
         self._send({"started": key, "pid": process.popen.pid, "start": process.start})
 
     def _spawn(self, request: dict[str, Any]) -> _Process:
         work_dir = Path(request["cwd"])
-        work_dir.mkdir(parents=True, exist_ok=True)
+        # The server's umask (0o077) makes it 0700: the job's alone, handed to its user when it has one.
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         ids = request.get("user")
         if ids is not None:
             os.chown(work_dir, ids[0], ids[1])
+            os.chmod(work_dir, 0o700)
         writer = LogWriter(Path(request["log"]))
         group = None
         wanted = request.get("cgroup")
@@ -231,6 +233,8 @@ class Agent:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     start_new_session=True,
+                    # The server's private umask is for its data directory; jobs get the usual one.
+                    umask=JOB_UMASK,
                     **options,
                 )
         except BaseException:
@@ -379,6 +383,32 @@ class Agent:
                 process.group.kill()
                 with contextlib.suppress(OSError):
                     process.group.remove()
+
+
+JOB_UMASK = 0o022
+
+
+def launch_reason(exc: BaseException, request: dict[str, Any]) -> str:
+    """Why a start failed, told to the job's owner without the server's own paths (the data directory's
+    working and log directories): the command is named, the rest is called by what it is."""
+    if isinstance(exc, OSError):
+        argv = request.get("argv") or [""]
+        what = exc.strerror or type(exc).__name__
+        if exc.filename is not None and str(exc.filename) == str(argv[0]):
+            return f"{argv[0]}: {what}"
+        if exc.filename is not None and str(exc.filename).startswith(str(request.get("cwd"))):
+            return f"the job's working directory cannot be used: {what}"
+        if exc.filename is not None and str(exc.filename) == str(request.get("log")):
+            return f"the job's log cannot be opened: {what}"
+        if exc.filename is None:
+            return what
+        text = f"{what}: {exc.filename}"
+    else:
+        text = str(exc)
+    cwd = Path(str(request.get("cwd")))
+    # work/JOB/ATTEMPT: anything under the data directory is the server's business.
+    root = str(cwd.parents[2]) if len(cwd.parents) > 2 else str(cwd)
+    return text.replace(root, "<data dir>") if root not in ("", "/", ".") else text
 
 
 def _limits_then_user(rlimits: list[tuple[int, int, int]], ids: list[int] | None) -> Callable[[], None]:

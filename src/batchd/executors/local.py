@@ -104,8 +104,9 @@ class LocalExecutor:
                 try:
                     self._agent = await _AgentConnection.open()
                 except OSError as exc:
+                    why = exc.strerror or type(exc).__name__
                     raise LaunchFailed(
-                        f"CannotStartContainerError: the local agent cannot start: {exc}"
+                        f"CannotStartContainerError: the local agent cannot start: {why}"
                     ) from None
             return self._agent
 

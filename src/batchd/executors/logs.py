@@ -68,8 +68,8 @@ class LogWriter:
     def _open(self) -> bool:
         if self._file is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self._path.open("ab")
+                self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._file = _open_private(self._path, "ab")
                 self._size = self._file.seek(0, os.SEEK_END)
             except OSError as exc:
                 log.warning("cannot open the log %s: %s", self._path, exc)
@@ -123,6 +123,16 @@ class LogWriter:
             self._file = None
 
 
+def _open_private(path: Path, mode: str) -> IO[Any]:
+    """Opened for appending, made 0600 when new whatever the umask: job output is the server's to serve."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        return os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def has_deferred_logs() -> bool:
     return bool(_deferred)
 
@@ -136,7 +146,7 @@ def flush_deferred_logs() -> None:
         _deferred.clear()
     for path, lines in waiting:
         try:
-            with path.open("a", encoding="utf-8") as file:
+            with _open_private(path, "a") as file:
                 file.write("".join(lines))
         except OSError:
             with _deferred_lock:

@@ -1,11 +1,13 @@
 """Checks made before the server opens its database: a damaged store is reported, never served.
 
 The check is proportionate to the file's size. `PRAGMA quick_check` reads every page of the file
-(quick_check(N) only stops collecting errors after N; it still reads everything), at roughly disk
-read speed plus b-tree walking: well under a second for tens of MiB, a few seconds around 256 MiB on
-an ordinary SSD. Below QUICK_CHECK_LIMIT it runs in full. Above it, starting would be delayed for
-every restart, so only what is cheap is checked: the header, the page count against the file size,
-the schema, and one row of each table.
+(quick_check(N) only stops collecting errors after N; it reads everything all the same). Measured on
+a 164 MB database of 250,000 jobs with the page cache warm: quick_check 0.21 s, integrity_check 1.0 s;
+from a cold disk it is bounded by reading the file (estimated, not measured: 0.3 s on an SSD, 1.5 s on
+a spinning disk).
+Below QUICK_CHECK_LIMIT (256 MiB, at most a few seconds cold) it runs in full at every start. Above,
+only what is cheap is checked: the header, the page count against the file size, the schema, and one
+row of each table, so that a large store does not delay every restart.
 """
 
 from __future__ import annotations
