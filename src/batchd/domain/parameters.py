@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from batchd.errors import ClientException
 
 REF_PREFIX = "Ref::"
+DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 def effective_parameters(definition: Mapping[str, str], submitted: Mapping[str, str]) -> dict[str, str]:
@@ -53,10 +55,13 @@ def resource_amounts(container: Mapping[str, Any]) -> tuple[float | None, int | 
 
 
 def _number(value: Any, kind: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ClientException(f"resourceRequirements value '{value}' for {kind} is not a number.") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ClientException(f"resourceRequirements value '{value}' for {kind} is not a number.")
+    # ASCII only: float() also reads other scripts' digits ('٣'), '1_0', ' 1 ' and 'nan'.
+    if not isinstance(value, str) or not DECIMAL.fullmatch(value):
+        raise ClientException(
+            f"resourceRequirements value '{str(value)[:40]}' for {kind} is not a number "
+            "(ASCII digits, optionally with a decimal point)."
+        )
+    number = float(value)
+    if number in (float("inf"), float("-inf")):
+        raise ClientException(f"resourceRequirements value '{value[:40]}' for {kind} is too large.")
     return number

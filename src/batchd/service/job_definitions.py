@@ -19,19 +19,36 @@ MAX_DEFINITION_BYTES = 24 * 1024
 IMAGE = re.compile(r"[A-Za-z0-9\-_:./#@]{1,255}")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 UNSUPPORTED = ("nodeProperties", "eksProperties", "ecsProperties")
+DIGITS = re.compile(r"[0-9]+")
+MAX_REVISION = 2**31 - 1
 
 
-def parse_reference(scope: Scope, reference: str) -> tuple[str, int | None] | None:
-    """(name, revision or None) from an ARN, `name:revision` or a bare name; None when it names nothing."""
+def parse_reference(
+    scope: Scope, reference: str, member: str = "jobDefinition"
+) -> tuple[str, int | None] | None:
+    """(name, revision or None) from an ARN, `name:revision` or a bare name; None when it names nothing.
+
+    A revision that is not ASCII digits names nothing; ASCII digits outside 1 to 2**31-1 are refused.
+    """
     tail = scope.name_from(reference, JD)
     if tail is None:
         return None
     name, sep, revision = tail.partition(":")
     if not sep:
         return name, None
-    if not revision.isdigit():
+    if not DIGITS.fullmatch(revision):
         return None
-    return name, int(revision)
+    return name, check_revision(revision, member)
+
+
+def check_revision(revision: str, member: str) -> int:
+    """The revision that ASCII digits spell, if it is one AWS could have issued (1 to 2**31-1)."""
+    digits = revision.lstrip("0")
+    if not digits or len(digits) > len(str(MAX_REVISION)) or int(digits) > MAX_REVISION:
+        raise ClientException(
+            f"{member} revision must be a positive integer from 1 to {MAX_REVISION}, got '{revision[:40]}'."
+        )
+    return int(digits)
 
 
 def check_command(command: list[str] | None, member: str) -> None:
@@ -43,7 +60,13 @@ def check_command(command: list[str] | None, member: str) -> None:
 def check_environment_names(environment: list[dict[str, str]] | None, member: str) -> None:
     for entry in environment or []:
         name = entry.get("name", "")
-        if not name or "=" in name or "\x00" in name or "\x00" in entry.get("value", ""):
+        value = entry.get("value", "")
+        if value is None:
+            raise ClientException(
+                f"{member} entry '{str(name)[:256]}' has a null value: "
+                "a value must be a string (or left out)."
+            )
+        if not name or not isinstance(name, str) or "=" in name or "\x00" in name or "\x00" in str(value):
             raise ClientException(
                 f"{member} name '{name}' is invalid: names must be non-empty, without '=' or NUL characters."
             )
@@ -154,22 +177,7 @@ class JobDefinitions:
         if wanted:
             if name is not None or status is not None:
                 raise ClientException("jobDefinitions cannot be combined with jobDefinitionName or status.")
-            found = []
-            for ref in wanted:
-                parsed = parse_reference(caller.scope, ref)
-                if parsed is None:
-                    continue
-                if parsed[1] is None:
-                    found.extend(
-                        self._store.list_job_definitions(
-                            caller.account, name=parsed[0], status=None, after=None, limit=1_000_000
-                        )
-                    )
-                else:
-                    one = self._store.get_job_definition(caller.account, *parsed)
-                    if one is not None:
-                        found.append(one)
-            return {"jobDefinitions": found}
+            return self._describe_named(caller, wanted, params.get("nextToken"), limit)
         paginator = self._deps.paginator
         filters = [name, status]
         key = paginator.resume("DescribeJobDefinitions", caller.account, filters, params.get("nextToken"))
@@ -185,6 +193,61 @@ class JobDefinitions:
                 caller.account,
                 filters,
                 [last["jobDefinitionName"], last["revision"]],
+            )
+        return out
+
+    def _describe_named(
+        self, caller: Caller, wanted: list[str], token: str | None, limit: int
+    ) -> dict[str, Any]:
+        """The revisions the references name, in the order of the references, each revision once.
+
+        A bare name gives all its revisions, lowest first; a revision an earlier reference already
+        gave is not given again. A reference that names nothing (an unknown name, another account's
+        ARN, a revision that is not a number or that no definition could have) adds nothing. Pages of
+        `limit`, resumed after (index of the reference, revision).
+        """
+        paginator = self._deps.paginator
+        filters = ["jobDefinitions", list(wanted)]
+        key = paginator.resume("DescribeJobDefinitions", caller.account, filters, token)
+        start, after = (0, 0) if key is None else (int(key[0]), int(key[1]))
+        references: list[tuple[str, int | None]] = []
+        for ref in wanted:
+            try:
+                parsed = parse_reference(caller.scope, ref, "jobDefinitions")
+            except ClientException:
+                parsed = None
+            if parsed is not None and parsed not in references:
+                references.append(parsed)
+        found: list[tuple[int, dict[str, Any]]] = []
+        bare: set[str] = set()
+        exact: set[tuple[str, int]] = set()
+        for index, (ref_name, revision) in enumerate(references):
+            if len(found) > limit:
+                break
+            if index >= start and ref_name not in bare:
+                if revision is None:
+                    docs = self._store.list_job_definitions(
+                        caller.account,
+                        name=ref_name,
+                        status=None,
+                        after=(ref_name, after) if index == start else None,
+                        limit=limit + 1 + len(exact),
+                    )
+                elif (ref_name, revision) in exact or (index == start and revision <= after):
+                    docs = []
+                else:
+                    one = self._store.get_job_definition(caller.account, ref_name, revision)
+                    docs = [] if one is None else [one]
+                found += [(index, d) for d in docs if (ref_name, int(d["revision"])) not in exact]
+            if revision is None:
+                bare.add(ref_name)
+            else:
+                exact.add((ref_name, revision))
+        out: dict[str, Any] = {"jobDefinitions": [doc for _, doc in found[:limit]]}
+        if len(found) > limit:
+            index, last = found[limit - 1]
+            out["nextToken"] = paginator.issue(
+                "DescribeJobDefinitions", caller.account, filters, [index, last["revision"]]
             )
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from batchd.domain.jobs import JobStatus
@@ -18,6 +19,7 @@ from batchd.service.job_definitions import (
     check_environment_names,
     check_retry_strategy,
     check_timeout,
+    parse_reference,
 )
 from batchd.service.job_queues import JobQueues
 from batchd.service.lifecycle import fail_queued, request_stop
@@ -26,6 +28,8 @@ from batchd.store.records import JobRecord
 
 MAX_SUBMIT_BYTES = 30 * 1024
 MAX_REASON = 1024
+EPOCH_MS = re.compile(r"[0-9]{1,19}")
+MAX_EPOCH_MS = 2**63 - 1
 LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT")
 # Container members a job shows in DescribeJobs, taken from its definition.
 CONTAINER_MEMBERS = (
@@ -281,23 +285,28 @@ def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
             else:
                 query["name"] = value
         elif name == "JOB_DEFINITION":
-            if value.startswith("arn:"):
-                tail = caller.scope.name_from(value, "job-definition")
-                value = tail or value
-            if ":" in value:
-                jd_name, _, revision = value.partition(":")
-                query["jd_arn"] = caller.scope.job_definition_arn(
-                    jd_name, int(revision) if revision.isdigit() else 0
-                )
+            parsed = parse_reference(caller.scope, value, "ListJobs filter JOB_DEFINITION")
+            if parsed is None:
+                query["jd_arn"] = ""  # names no definition, so matches no job
+            elif parsed[1] is None:
+                query["jd_arn_prefix"] = caller.scope.job_definition_arn(parsed[0], 0)[:-1]
             else:
-                query["jd_arn_prefix"] = caller.scope.job_definition_arn(value, 0)[:-1]
+                query["jd_arn"] = caller.scope.job_definition_arn(parsed[0], parsed[1])
         else:
-            try:
-                stamp = int(value)
-            except ValueError:
-                raise ClientException(f"ListJobs filter {name} needs a time in epoch milliseconds.") from None
-            query["created_before" if name == "BEFORE_CREATED_AT" else "created_after"] = stamp
+            query["created_before" if name == "BEFORE_CREATED_AT" else "created_after"] = _epoch_ms(
+                name, value
+            )
     return query
+
+
+def _epoch_ms(name: str, value: Any) -> int:
+    """A filter's time: ASCII digits for epoch milliseconds that SQLite's 64-bit integers can hold."""
+    if not isinstance(value, str) or not EPOCH_MS.fullmatch(value) or int(value) > MAX_EPOCH_MS:
+        raise ClientException(
+            f"ListJobs filter {name} needs a time in epoch milliseconds: "
+            f"ASCII digits for 0 to {MAX_EPOCH_MS}, got '{str(value)[:40]}'."
+        )
+    return int(value)
 
 
 def _summary(job: JobRecord) -> dict[str, Any]:
