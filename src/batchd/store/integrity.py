@@ -64,7 +64,8 @@ def check_database(path: Path) -> None:
     if size == 0:
         return
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Read-write, as the store opens it: a read-only connection cannot recover a WAL left by a crash.
+        db = sqlite3.connect(path)
     except sqlite3.Error as exc:
         raise _corrupt(path, str(exc)) from None
     try:
