@@ -41,27 +41,36 @@ def merge_environment(
     return list(merged.values())
 
 
-def resource_amounts(container: Mapping[str, Any]) -> tuple[float | None, int | None]:
-    """vCPUs and MiB a container asks for: `resourceRequirements` wins over the deprecated members."""
+def resource_amounts(container: Mapping[str, Any], strict: bool = False) -> tuple[float | None, int | None]:
+    """vCPUs and MiB a container asks for: `resourceRequirements` wins over the deprecated members.
+
+    `strict` for what a caller sends: values must then be ASCII decimals. Stored jobs and definitions
+    are read as they were accepted, so that one accepted before this check still runs.
+    """
     vcpus: float | None = container.get("vcpus")
     memory: int | None = container.get("memory")
     for req in container.get("resourceRequirements") or []:
         kind, value = req.get("type"), req.get("value")
         if kind == "VCPU":
-            vcpus = _number(value, "VCPU")
+            vcpus = _number(value, "VCPU", strict)
         elif kind == "MEMORY":
-            memory = int(_number(value, "MEMORY"))
+            memory = int(_number(value, "MEMORY", strict))
     return vcpus, memory
 
 
-def _number(value: Any, kind: str) -> float:
-    # ASCII only: float() also reads other scripts' digits ('٣'), '1_0', ' 1 ' and 'nan'.
-    if not isinstance(value, str) or not DECIMAL.fullmatch(value):
+def _number(value: Any, kind: str, strict: bool) -> float:
+    # float() also reads other scripts' digits ('٣'), '1_0', ' 1 ' and 'nan': a caller may not send those.
+    if strict and (not isinstance(value, str) or not DECIMAL.fullmatch(value)):
         raise ClientException(
             f"resourceRequirements value '{str(value)[:40]}' for {kind} is not a number "
             "(ASCII digits, optionally with a decimal point)."
         )
-    number = float(value)
-    if number in (float("inf"), float("-inf")):
-        raise ClientException(f"resourceRequirements value '{value[:40]}' for {kind} is too large.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ClientException(f"resourceRequirements value '{value}' for {kind} is not a number.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ClientException(
+            f"resourceRequirements value '{str(value)[:40]}' for {kind} is not a finite number."
+        )
     return number

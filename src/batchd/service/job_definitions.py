@@ -273,7 +273,7 @@ def _check_container(container: dict[str, Any]) -> None:
             f"containerProperties.image '{image[:300]}' is invalid: "
             "up to 255 letters, digits and - _ : . / # @."
         )
-    vcpus, memory = resource_amounts(container)
+    vcpus, memory = resource_amounts(container, strict=True)
     check_amounts(vcpus, memory, "containerProperties", required=True)
     check_environment_names(container.get("environment"), "containerProperties.environment")
     check_command(container.get("command"), "containerProperties.command")

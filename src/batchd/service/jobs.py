@@ -104,7 +104,7 @@ class Jobs:
         overrides = params.get("containerOverrides") or {}
         check_environment_names(overrides.get("environment"), "containerOverrides.environment")
         check_command(overrides.get("command"), "containerOverrides.command")
-        vcpus, memory = resource_amounts(overrides)
+        vcpus, memory = resource_amounts(overrides, strict=True)
         check_amounts(vcpus, memory, "containerOverrides", required=False)
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
