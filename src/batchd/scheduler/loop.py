@@ -388,6 +388,11 @@ class Scheduler:
                     budget.book_amounts(booking.vcpus, booking.memory_mib)
         return budgets
 
+    def _reason(self, what: str, exc: Exception) -> str:
+        """A container reason from an executor's exception, without the server's own paths: the job's
+        owner reads it."""
+        return f"{what}: {exc}".replace(str(self._settings.data_dir), "<data dir>")[:255]
+
     def _launch_spec(self, job: JobRecord) -> LaunchSpec:
         return launch_spec(
             job,
@@ -429,7 +434,7 @@ class Scheduler:
             raise
         except Exception as exc:
             log.exception("attempt of job %s failed in the executor", job_id)
-            self._settle(job_id, AttemptEnd(None, f"Executor error: {exc}"[:255]))
+            self._settle(job_id, AttemptEnd(None, self._reason("Executor error", exc)))
         finally:
             self._attempts.pop(job_id, None)
 
@@ -611,7 +616,7 @@ class Scheduler:
                 end = await executor.recover(spec, handle)
             except Exception as exc:
                 log.exception("cannot recover job %s", job.job_id)
-                end = AttemptEnd(None, f"Executor lost: {exc}"[:255])
+                end = AttemptEnd(None, self._reason("Executor lost", exc))
             if end is not None:
                 self._settle(job.job_id, end)
                 continue
@@ -633,6 +638,6 @@ class Scheduler:
             raise
         except Exception as exc:
             log.exception("reattached attempt of job %s failed", job_id)
-            self._settle(job_id, AttemptEnd(None, f"Executor error: {exc}"[:255]))
+            self._settle(job_id, AttemptEnd(None, self._reason("Executor error", exc)))
         finally:
             self._attempts.pop(job_id, None)
