@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 from typing import Any
 
 import pytest
 
-from tests.support import Server, jd_arn, module_server, register, uniq, wait_for
+from tests.support import Server, jd_arn, module_server, register, uniq, wait_for, wait_status
 
 server = module_server()
 
@@ -360,3 +361,29 @@ def test_describe_with_job_definitions_checks_max_results(server: Server, size: 
     name = with_revisions(server, 1)
     body = {"jobDefinitions": [name], "maxResults": size}
     refused(call(server, "DescribeJobDefinitions", body), "maxResults")
+
+
+# --- 6. users that are no user -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jobs change user only when batchd runs as root")
+@pytest.mark.parametrize(
+    ("user", "words"),
+    [("²", "does not exist"), ("99999999999", "out of range"), ("0:٣", "does not exist")],
+)
+def test_a_user_of_other_digits_or_out_of_range_fails_the_job_cleanly(
+    server: Server, user: str, words: str
+) -> None:
+    client = server.client()
+    name = uniq("edge-ce")
+    client.create_compute_environment(
+        computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 2}
+    )
+    client.create_job_queue(
+        jobQueueName=name, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]
+    )
+    definition_arn = register(client, uniq("edge-jd"), ["true"], user=user)
+    job = client.submit_job(jobName="user", jobQueue=name, jobDefinition=definition_arn)["jobId"]
+    ended = wait_status(client, job, timeout=60)
+    assert ended["status"] == "FAILED"
+    assert words in ended["container"]["reason"], ended["container"]

@@ -29,6 +29,8 @@ log = logging.getLogger("batchd.executor.local")
 # What a container image would usually set; a job's own environment wins.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+# The largest uid or gid (2**32 - 1 is reserved as "no id").
+MAX_ID = 2**32 - 2
 # ulimit names as Docker and AWS spell them → resource limits.
 ULIMITS = {
     name: getattr(resource, f"RLIMIT_{name.upper()}")
@@ -164,10 +166,19 @@ class LocalExecutor:
             self._agent = None
 
 
+def _numeric_id(text: str, what: str) -> int | None:
+    """A uid or gid given as ASCII digits (str.isdigit also takes '²' and '٣'), within Linux's 32 bits."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    if len(text) > 10 or int(text) > MAX_ID:
+        raise LaunchFailed(f"CannotStartContainerError: {what} {text[:20]} is out of range")
+    return int(text)
+
+
 def _resolve_user(user: str) -> tuple[int, int]:
     name, _, group = user.partition(":")
-    if name.isdigit():
-        uid = int(name)
+    uid = _numeric_id(name, "user id")
+    if uid is not None:
         try:
             gid = pwd.getpwuid(uid).pw_gid
         except KeyError:
@@ -175,20 +186,21 @@ def _resolve_user(user: str) -> tuple[int, int]:
     else:
         try:
             entry = pwd.getpwnam(name)
-        except KeyError:
+        except (KeyError, ValueError):  # ValueError: a NUL in the name
             raise LaunchFailed(
-                f"CannotStartContainerError: user {name} does not exist on this host"
+                f"CannotStartContainerError: user {name[:64]} does not exist on this host"
             ) from None
         uid, gid = entry.pw_uid, entry.pw_gid
     if group:
-        if group.isdigit():
-            gid = int(group)
+        numeric = _numeric_id(group, "group id")
+        if numeric is not None:
+            gid = numeric
         else:
             try:
                 gid = grp.getgrnam(group).gr_gid
-            except KeyError:
+            except (KeyError, ValueError):
                 raise LaunchFailed(
-                    f"CannotStartContainerError: group {group} does not exist on this host"
+                    f"CannotStartContainerError: group {group[:64]} does not exist on this host"
                 ) from None
     return uid, gid
 
