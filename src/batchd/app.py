@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from batchd.config import Settings
 from batchd.domain.arns import Scope
 from batchd.executors.registry import Executors
-from batchd.protocol.asgi import BatchApp
+from batchd.protocol.asgi import BatchApp, PreAuthenticate
 from batchd.protocol.model import routes
 from batchd.protocol.sigv4 import SignatureVerifier, load_credentials_file
 from batchd.scheduler.loop import Scheduler
@@ -62,8 +62,9 @@ def build(settings: Settings) -> Server:
 
     default_caller = Caller(Scope(settings.region, settings.account_id))
     if settings.credentials_file is not None:
-        verifier = SignatureVerifier(load_credentials_file(settings.credentials_file))
+        verifier = SignatureVerifier(load_credentials_file(settings.credentials_file), region=settings.region)
         callers: dict[str, Caller] = {}
+        pre_authenticate: PreAuthenticate | None = verifier.require_authorization
 
         def authenticate(
             method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
@@ -77,6 +78,7 @@ def build(settings: Settings) -> Server:
             return caller
 
     else:
+        pre_authenticate = None
 
         def authenticate(
             method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
@@ -90,5 +92,7 @@ def build(settings: Settings) -> Server:
         await scheduler.stop()
         store.close()
 
-    app = BatchApp(routes(service.operations), service.operations, authenticate, [start], [stop])
+    app = BatchApp(
+        routes(service.operations), service.operations, authenticate, [start], [stop], pre_authenticate
+    )
     return Server(app=app, store=store, scheduler=scheduler, executors=executors)

@@ -235,6 +235,11 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # Idle keep-alive connections (after a response) are closed after 5 s.
+        timeout_keep_alive=5,
+        # Beyond this many concurrent connections+requests uvicorn answers 503 instead of running out of
+        # file descriptors (the soft RLIMIT_NOFILE is raised to the hard limit at start-up).
+        limit_concurrency=2048,
     )
     return 0
 

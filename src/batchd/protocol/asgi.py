@@ -23,7 +23,13 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # (method, path, query, headers, body) → the caller, or raise an AuthError.
 Authenticate = Callable[[str, str, str, Sequence[tuple[str, str]], bytes], Caller]
+# (headers, query) → None, or raise an AuthError: the check made before the body is read.
+PreAuthenticate = Callable[[Sequence[tuple[str, str]], str], None]
 Hook = Callable[[], Awaitable[None]]
+
+
+class _Disconnected(Exception):
+    """The client went away before its whole request body arrived: the request is not executed."""
 
 
 class BatchApp:
@@ -34,7 +40,9 @@ class BatchApp:
         authenticate: Authenticate,
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
+        pre_authenticate: PreAuthenticate | None = None,
     ) -> None:
+        self._pre_authenticate = pre_authenticate
         self._routes = routes
         self._handlers = handlers
         self._authenticate = authenticate
@@ -47,6 +55,8 @@ class BatchApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await _refuse_websocket(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -84,9 +94,11 @@ class BatchApp:
             operation = self._routes.get((method, path))
             if operation is None:
                 raise UnknownOperation(f"No operation at {method} {path}: this server implements AWS Batch.")
-            body = await _read_body(scope, receive)
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
             query = scope.get("query_string", b"").decode("latin-1")
+            if self._pre_authenticate is not None:
+                self._pre_authenticate(headers, query)
+            body = await _read_body(scope, receive)
             caller = self._authenticate(
                 method, scope.get("raw_path", path.encode()).decode("latin-1"), query, headers, body
             )
@@ -94,6 +106,8 @@ class BatchApp:
             validate_input(operation, params)
             result = self._handlers[operation.name](caller, params)
             await _respond(send, 200, request_id, success_body(result))
+        except _Disconnected:
+            log.info("client disconnected before sending all of %s %s; not executed", method, path)
         except BatchError as error:
             await _respond(send, error.status, request_id, error_body(error), error.error_type)
         except Exception:
@@ -111,6 +125,10 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            # The body is incomplete (fewer bytes than Content-Length): executing it would act on half a
+            # request, and there is nobody to answer.
+            raise _Disconnected()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
@@ -118,6 +136,13 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def _refuse_websocket(receive: Receive, send: Send) -> None:
+    """This server speaks HTTP only. Closing during the handshake makes the ASGI server answer 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008})
 
 
 async def _respond(

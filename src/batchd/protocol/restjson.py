@@ -14,7 +14,7 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise ValueError(f"{name} is not valid JSON (NaN, Infinity and -Infinity are refused)")
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -46,8 +46,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
 
 
 def success_body(result: dict[str, Any]) -> bytes:
-    return json.dumps(result, separators=(",", ":")).encode()
+    # allow_nan=False: NaN and Infinity are not JSON, so a result holding one fails (a 500) rather than
+    # reaching a client whose parser would reject it.
+    return json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
 
 
 def error_body(error: BatchError) -> bytes:
-    return json.dumps({"__type": error.error_type, "message": error.message}).encode()
+    return json.dumps({"__type": error.error_type, "message": error.message}, allow_nan=False).encode()

@@ -166,11 +166,12 @@ class _Authorization:
     access_key_id: str
     scope_date: str
     region: str
+    service: str
     signed_headers: tuple[str, ...]
     signature: str
 
 
-def _parse_authorization(value: str, service: str) -> _Authorization:
+def _parse_authorization(value: str) -> _Authorization:
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != _ALGORITHM:
         _incomplete(
@@ -206,8 +207,6 @@ def _parse_authorization(value: str, service: str) -> _Authorization:
         _incomplete(
             f"Credential should be scoped with a valid terminator: 'aws4_request', not {terminator!r}."
         )
-    if scope_service != service:
-        _incomplete(f"Credential should be scoped to correct service: '{service}', not {scope_service!r}.")
     if not _SCOPE_DATE_RE.fullmatch(scope_date):
         _incomplete(f"Date in Credential scope must be YYYYMMDD, got {scope_date!r}.")
 
@@ -225,7 +224,7 @@ def _parse_authorization(value: str, service: str) -> _Authorization:
     signature = params["Signature"]
     if not _SIGNATURE_RE.fullmatch(signature):
         _incomplete("Signature must be 64 hexadecimal characters.")
-    return _Authorization(access_key_id, scope_date, region, signed_headers, signature.lower())
+    return _Authorization(access_key_id, scope_date, region, scope_service, signed_headers, signature.lower())
 
 
 def _request_time(received: Mapping[str, list[str]]) -> tuple[str, float]:
@@ -275,6 +274,7 @@ class SignatureVerifier:
         self,
         credentials: Mapping[str, Credential],
         *,
+        region: str = "us-east-1",
         service: str = "batch",
         max_skew_seconds: int = 900,
         clock: Callable[[], float] = time.time,
@@ -293,6 +293,7 @@ class SignatureVerifier:
                 credential,
                 ReadOnlyCredentials(credential.access_key_id, credential.secret_access_key, None),
             )
+        self._region = region
         self._service = service
         self._max_skew = max_skew_seconds
         self._clock = clock
@@ -300,6 +301,16 @@ class SignatureVerifier:
             self._window = f"{max_skew_seconds // 60} min."
         else:
             self._window = f"{max_skew_seconds} s"
+
+    def require_authorization(self, headers: Sequence[tuple[str, str]], query_string: str) -> None:
+        """The cheap check made before a request's body is read: raises the AuthError of `verify` for a
+        request with no Authorization header (and no presigned X-Amz-* query), so an unsigned client cannot
+        make the server wait for, or buffer, a body it would refuse anyway."""
+        if any(name.lower() == "authorization" for name, _ in headers):
+            return
+        if any(key.startswith("X-Amz-") for key, _ in parse_qsl(query_string, keep_blank_values=True)):
+            return
+        raise AuthError(_MISSING_TOKEN, status=403, error_type="MissingAuthenticationTokenException")
 
     def verify(
         self, method: str, path: str, query_string: str, headers: Sequence[tuple[str, str]], body: bytes
@@ -319,7 +330,21 @@ class SignatureVerifier:
             raise AuthError(_MISSING_TOKEN, status=403, error_type="MissingAuthenticationTokenException")
         if len(authorizations) > 1:
             _incomplete("The request has more than one Authorization header.")
-        auth = _parse_authorization(authorizations[0], self._service)
+        auth = _parse_authorization(authorizations[0])
+        # A signature is only good for the region and service it was scoped to (AWS checks both, 403).
+        if auth.region != self._region:
+            raise AuthError(
+                f"Credential should be scoped to a valid region, not {auth.region!r}; this server is "
+                f"region '{self._region}'.",
+                status=403,
+                error_type="InvalidSignatureException",
+            )
+        if auth.service != self._service:
+            raise AuthError(
+                f"Credential should be scoped to correct service: '{self._service}'.",
+                status=403,
+                error_type="InvalidSignatureException",
+            )
         timestamp, request_time = _request_time(received)
         if timestamp[:8] != auth.scope_date:
             _incomplete(
@@ -342,22 +367,37 @@ class SignatureVerifier:
         if abs(now - request_time) > self._max_skew:
             self._expired(timestamp, request_time, now)
 
-        # The payload hash: the client's X-Amz-Content-SHA256 if sent (it is what the client signed), else
-        # the hash of the body. Either way the signer gets it as a header, the path on which it skips its
-        # own hashing of request.body.
+        # The payload hash is always the hash of the body received. A client's X-Amz-Content-SHA256 must be
+        # exactly that: UNSIGNED-PAYLOAD (or any other claim) would let a captured signature carry another
+        # body. The signer gets the hash as a header, the path on which it skips hashing request.body.
+        payload_hash = hashlib.sha256(body).hexdigest()
         claimed_hashes = received.get("x-amz-content-sha256")
-        body_hash: str | None = None
         if claimed_hashes:
             if len(claimed_hashes) > 1:
                 _incomplete("The request has more than one X-Amz-Content-SHA256 header.")
-            payload_hash = claimed_hashes[0]
-            if payload_hash != UNSIGNED_PAYLOAD and not _SHA256_HEX_RE.fullmatch(payload_hash):
-                _incomplete(
-                    f"X-Amz-Content-SHA256 must be the hex SHA-256 of the body or {UNSIGNED_PAYLOAD}, got "
-                    f"{payload_hash!r} (streaming payload signing is not supported)."
+            claimed = claimed_hashes[0].strip()
+            if claimed == UNSIGNED_PAYLOAD:
+                raise AuthError(
+                    f"X-Amz-Content-SHA256: {UNSIGNED_PAYLOAD} is not accepted; sign the hex SHA-256 of the "
+                    "request body.",
+                    status=403,
+                    error_type="InvalidSignatureException",
                 )
-        else:
-            payload_hash = body_hash = hashlib.sha256(body).hexdigest()
+            if not _SHA256_HEX_RE.fullmatch(claimed):
+                raise AuthError(
+                    f"X-Amz-Content-SHA256 must be the hex SHA-256 of the request body, got {claimed!r} "
+                    "(streaming payload signing is not supported).",
+                    status=403,
+                    error_type="InvalidSignatureException",
+                )
+            if not hmac.compare_digest(claimed.lower(), payload_hash):
+                raise AuthError(
+                    "The X-Amz-Content-SHA256 header does not match the SHA-256 of the request body.",
+                    status=403,
+                    error_type="InvalidSignatureException",
+                )
+            # The signed value is the header as sent (a client may send upper-case hex).
+            payload_hash = claimed
 
         signed = HTTPHeaders()
         for name in auth.signed_headers:
@@ -383,16 +423,6 @@ class SignatureVerifier:
         expected = signer.signature(string_to_sign, request)
         if not hmac.compare_digest(expected, auth.signature):
             raise AuthError(_MISMATCH, status=403, error_type="InvalidSignatureException")
-
-        # A good signature over a claimed hash proves nothing about the body unless the claim is checked.
-        if payload_hash != UNSIGNED_PAYLOAD and body_hash is None:
-            actual = hashlib.sha256(body).hexdigest()
-            if not hmac.compare_digest(actual, payload_hash.lower()):
-                raise AuthError(
-                    "The X-Amz-Content-SHA256 header does not match the SHA-256 of the request body.",
-                    status=403,
-                    error_type="InvalidSignatureException",
-                )
         return credential
 
     def _expired(self, timestamp: str, request_time: float, now: float) -> NoReturn:
