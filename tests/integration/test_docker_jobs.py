@@ -63,7 +63,7 @@ def test_container_job_output_environment_and_cleanup(docker_server: Server) -> 
     assert f"job={job['jobId']} attempt=1 q={queue}" in output
     assert "oops" in output
     # The container is removed once its logs are kept.
-    wait_for(lambda: not _container_ids(job["jobId"]), timeout=10, what="container removal")
+    wait_for(lambda: not _container_ids(job["jobId"]), timeout=60, what="container removal")
 
 
 def test_exit_code_and_missing_image(docker_server: Server) -> None:
@@ -126,10 +126,10 @@ def test_terminate_a_running_container(docker_server: Server) -> None:
     job_id = client.submit_job(jobName="s", jobQueue=queue, jobDefinition="sleeper")["jobId"]
     wait_status(client, job_id, ["RUNNING"], timeout=60)
     client.terminate_job(jobId=job_id, reason="enough")
-    job = wait_status(client, job_id, timeout=30)
+    job = wait_status(client, job_id, timeout=60)
     assert job["status"] == "FAILED"
     assert job["statusReason"] == "enough"
-    wait_for(lambda: not _container_ids(job_id), timeout=15, what="container removal")
+    wait_for(lambda: not _container_ids(job_id), timeout=60, what="container removal")
 
 
 def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_path: Path) -> None:
@@ -165,17 +165,17 @@ def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_pa
             ).stdout.strip()
             == ""
         ),
-        timeout=30,
+        timeout=60,
         what="the early container to exit while the server is down",
     )
     docker_server.start()
     client = docker_server.client()
-    settled = wait_status(client, early, timeout=30)
+    settled = wait_status(client, early, timeout=60)
     assert settled["status"] == "FAILED"
     assert settled["container"]["exitCode"] == 7
     assert describe(client, late)["status"] == "RUNNING"
     (gate / late).touch()
-    finished = wait_status(client, late, timeout=30)
+    finished = wait_status(client, late, timeout=60)
     assert finished["container"]["exitCode"] == 7
     assert len(finished["attempts"]) == 1
     output = logs(docker_server, late, "--no-timestamps").stdout
