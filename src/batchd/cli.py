@@ -240,6 +240,8 @@ def serve(args: argparse.Namespace) -> int:
         # Beyond this many concurrent connections+requests uvicorn answers 503 instead of running out of
         # file descriptors (the soft RLIMIT_NOFILE is raised to the hard limit at start-up).
         limit_concurrency=2048,
+        # uvicorn's httptools protocol plus a deadline for each request's line and headers (slowloris).
+        http="batchd.protocol.asgi:HeaderDeadlineProtocol",
     )
     return 0
 

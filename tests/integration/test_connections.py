@@ -72,3 +72,22 @@ def test_garbage_bytes_get_400(server: Server) -> None:
                 break
             received += chunk
     assert received.startswith(b"HTTP/1.1 400"), received
+
+
+def test_connection_that_never_completes_its_headers_is_closed(server: Server) -> None:
+    # Nothing at all, half a request line, headers without their final blank line: all held open at once,
+    # so the three deadlines run concurrently.
+    partial = [b"", b"GET /hea", f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode()]
+    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in partial]
+    try:
+        for sock, sent in zip(sockets, partial, strict=True):
+            if sent:
+                sock.sendall(sent)
+        started = time.monotonic()
+        for sock in sockets:
+            # The header deadline is 10 s; the socket timeout (60 s) bounds the wait on a loaded machine.
+            assert sock.recv(65536) == b""
+        assert time.monotonic() - started < 60
+    finally:
+        for sock in sockets:
+            sock.close()
