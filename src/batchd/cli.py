@@ -241,7 +241,7 @@ def serve(args: argparse.Namespace) -> int:
         # file descriptors (the soft RLIMIT_NOFILE is raised to the hard limit at start-up).
         limit_concurrency=2048,
         # uvicorn's httptools protocol plus a deadline for each request's line and headers (slowloris).
-        http="batchd.protocol.asgi:HeaderDeadlineProtocol",
+        http="batchd.protocol.connections:HeaderDeadlineProtocol",
     )
     return 0
 
