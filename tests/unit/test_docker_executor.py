@@ -509,14 +509,14 @@ class _LaggingEngine:
         if self._running > 0:
             self._running -= 1
             found["State"]["Running"] = True
-        return found
+        return dict(found)
 
 
 def _exited(engine: docker.DockerClient, script: str) -> str:
     container = engine.containers.run(
         IMAGE, ["sh", "-c", script], detach=True, labels={"batchd.managed": "true", "batchd.job-id": PREFIX}
     )
-    engine.api.wait(container.id, timeout=120)
+    engine.api.wait(str(container.id), timeout=120)
     return str(container.id)
 
 
@@ -602,18 +602,19 @@ def test_oom_reason_from_the_events_when_the_state_lacks_it(
         IMAGE, ["sleep", "60"], detach=True, labels={"batchd.managed": "true", "batchd.job-id": PREFIX}
     )
     killed.kill()
-    for container in (oom, killed):
-        engine.api.wait(container.id, timeout=120)
+    oom_id, killed_id = str(oom.id), str(killed.id)
+    for container_id in (oom_id, killed_id):
+        engine.api.wait(container_id, timeout=120)
 
     async def scenario() -> tuple[bool, bool]:
         executor = DockerExecutor()
         try:
-            oom_state = {**engine.api.inspect_container(oom.id)["State"], "OOMKilled": False}
-            killed_state = engine.api.inspect_container(killed.id)["State"]
+            oom_state = {**engine.api.inspect_container(oom_id)["State"], "OOMKilled": False}
+            killed_state = engine.api.inspect_container(killed_id)["State"]
             assert (oom_state["ExitCode"], killed_state["ExitCode"]) == (137, 137)
             return (
-                await executor._oom_killed(oom.id, oom_state),
-                await executor._oom_killed(killed.id, killed_state),
+                await executor._oom_killed(oom_id, oom_state),
+                await executor._oom_killed(killed_id, killed_state),
             )
         finally:
             await executor.close()
