@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support import Server, describe, make_environment, output, register, uniq, wait_for, wait_status
 
@@ -48,7 +49,9 @@ def _fill(path: Path) -> None:
 def test_jobs_settle_with_their_true_outcome_once_the_disk_has_room(small_disk: Path, tmp_path: Path) -> None:
     release = tmp_path / "release"  # outside the full disk
     flags = ["--executor", "local", "--stop-grace-seconds", "1"]
-    with Server(small_disk / "data", flags) as server:
+    server = Server(small_disk / "data", flags)
+    server.log_file = tmp_path / "server.log"  # off the full disk, so its warnings are kept
+    with server:
         client = server.client()
         queue = make_environment(client, uniq("ce"), max_vcpus=1, queue=uniq("q"))
         waits = register(
@@ -61,13 +64,29 @@ def test_jobs_settle_with_their_true_outcome_once_the_disk_has_room(small_disk: 
         )["jobId"]
         wait_status(client, second, ["RUNNABLE"], timeout=60)
 
-        # A reader's open snapshot keeps the WAL from being reused, so every write needs new space.
+        parked_env = uniq("ce")
+        parked = make_environment(client, parked_env, queue=uniq("q"))
+        client.update_compute_environment(computeEnvironment=parked_env, state="DISABLED")
+        quick = register(client, uniq("jd"), ["true"])
+
+        # A reader's open snapshot keeps the WAL from being reused, so new writes need new space.
         reader = sqlite3.connect(str(server.data_dir / "batchd.sqlite3"), isolation_level=None)
         reader.execute("BEGIN")
         reader.execute("SELECT COUNT(*) FROM jobs").fetchone()
         filler = small_disk / "filler"
         _fill(filler)
         try:
+            # The WAL may still have room from before: submits (to a queue that never runs) use it up,
+            # until the store refuses one. That refusal is a clean 500 that changed nothing.
+            for attempt in range(20_000):
+                try:
+                    client.submit_job(jobName=f"p{attempt}", jobQueue=parked, jobDefinition=quick)
+                except ClientError as error:
+                    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 500, error.response
+                    assert error.response["Error"]["Code"] == "ServerException"
+                    break
+            else:
+                raise AssertionError("the store took 20,000 writes on a full disk")
             release.touch()
             wait_for(
                 lambda: f"cannot record the end of job {first}" in server.log_file.read_text(),
