@@ -238,3 +238,14 @@ def register(
             jobDefinitionName=name, type="container", containerProperties=props, **retry
         )["jobDefinitionArn"]
     )
+
+
+def needs_docker() -> pytest.MarkDecorator:
+    """Skips a test (or, as `pytestmark`, a module) when no Docker engine answers, saying how to start one."""
+    from batchd.executors.docker import DockerExecutor
+
+    problem = DockerExecutor().problem()
+    return pytest.mark.skipif(
+        problem is not None,
+        reason=f'no Docker engine ({problem}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
+    )

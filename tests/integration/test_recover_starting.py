@@ -7,22 +7,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
+from tests.support import Server, describe, logs, make_environment, needs_docker, register, wait_status
 
-from tests.support import Server, describe, logs, make_environment, register, wait_status
-
-
-def _engine_problem() -> str | None:
-    from batchd.executors.docker import DockerExecutor
-
-    return DockerExecutor().problem()
-
-
-_PROBLEM = _engine_problem()
-pytestmark = pytest.mark.skipif(
-    _PROBLEM is not None,
-    reason=f'no Docker engine ({_PROBLEM}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
-)
+pytestmark = needs_docker()
 
 
 def _as_if_killed_before_running(database: Path, job_id: str) -> None:

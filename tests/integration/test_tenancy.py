@@ -17,6 +17,7 @@ from tests.support import (
     Server,
     describe,
     make_environment,
+    needs_docker,
     output,
     register,
     uniq,
@@ -52,12 +53,6 @@ def _refusal(call: Any, **kwargs: Any) -> str:
     error = caught.value.response["Error"]
     assert error["Code"] == "ClientException", error
     return str(error["Message"])
-
-
-def _docker_problem() -> str | None:
-    from batchd.executors.docker import DockerExecutor
-
-    return DockerExecutor().problem()
 
 
 # --- local executor: host processes are for trusted accounts only -------------------------------------
@@ -184,11 +179,7 @@ def test_conflicting_trust_between_profiles_of_one_account_is_refused(tmp_path: 
 
 # --- Docker: what an untrusted container may and may not do ---------------------------------------------
 
-_PROBLEM = _docker_problem()
-needs_docker = pytest.mark.skipif(
-    _PROBLEM is not None,
-    reason=f'no Docker engine ({_PROBLEM}); start one with: eval "$(.ci/docker-up)"; export DOCKER_HOST',
-)
+docker_only = needs_docker()
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +205,7 @@ def docker_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-@needs_docker
+@docker_only
 def test_untrusted_definitions_beyond_the_rules_are_refused(docker_server: Server) -> None:
     tenant = docker_server.client(TENANT["key"], TENANT["secret"])
     name = uniq("jd")
@@ -256,7 +247,7 @@ def test_untrusted_definitions_beyond_the_rules_are_refused(docker_server: Serve
     assert tenant.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"] == []
 
 
-@needs_docker
+@docker_only
 def test_untrusted_container_sees_no_host_and_no_loopback(docker_server: Server) -> None:
     tenant = docker_server.client(TENANT["key"], TENANT["secret"])
     trusted = docker_server.client(TRUSTED["key"], TRUSTED["secret"])
@@ -284,7 +275,7 @@ def test_untrusted_container_sees_no_host_and_no_loopback(docker_server: Server)
     assert results["trusted"] == ["loopback", "shared data", "done"]
 
 
-@needs_docker
+@docker_only
 def test_untrusted_account_cannot_choose_the_executor(docker_server: Server) -> None:
     tenant = docker_server.client(TENANT["key"], TENANT["secret"])
     message = _refusal(
