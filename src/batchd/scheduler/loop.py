@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -329,22 +329,8 @@ class Scheduler:
     ) -> None:
         """Writes the plan in one transaction: reasons of jobs that wait, STARTING for those placed."""
         with self._store.transaction():
-            for job_id in plan.misfits:
-                if job_id in self._misfits:
-                    continue
-                self._misfits.add(job_id)
-                job = self._store.get_job(job_id)
-                if job is not None and job.status == JobStatus.RUNNABLE:
-                    job.doc["statusReason"] = REASON_TOO_BIG
-                    self._write(job, JobStatus.RUNNABLE)
-            for job_id in plan.over_quota:
-                if job_id in self._over_quota:
-                    continue
-                self._over_quota.add(job_id)
-                job = self._store.get_job(job_id)
-                if job is not None and job.status == JobStatus.RUNNABLE:
-                    job.doc["statusReason"] = quota_reason(job.account)
-                    self._write(job, JobStatus.RUNNABLE)
+            self._tell_why_waiting(plan.misfits, self._misfits, lambda job: REASON_TOO_BIG)
+            self._tell_why_waiting(plan.over_quota, self._over_quota, lambda job: quota_reason(job.account))
             for assignment in plan.assignments:
                 self._backlog.discard_runnable(assignment.job_id)
                 self._misfits.discard(assignment.job_id)
@@ -373,6 +359,19 @@ class Scheduler:
                 if self._write(job, JobStatus.RUNNABLE):
                     self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
+
+    def _tell_why_waiting(
+        self, job_ids: Iterable[str], told: set[str], reason: Callable[[JobRecord], str]
+    ) -> None:
+        """Writes the statusReason of RUNNABLE jobs that wait, once per job (`told` remembers)."""
+        for job_id in job_ids:
+            if job_id in told:
+                continue
+            told.add(job_id)
+            job = self._store.get_job(job_id)
+            if job is not None and job.status == JobStatus.RUNNABLE:
+                job.doc["statusReason"] = reason(job)
+                self._write(job, JobStatus.RUNNABLE)
 
     def _budgets(self) -> dict[str, Budget]:
         """Per account with a vCPU or memory quota: what it may still start."""
