@@ -39,8 +39,30 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-def can_move(current: JobStatus, target: JobStatus) -> bool:
-    return target in ALLOWED[current]
+# An array parent never runs: it waits for its own dependencies, then for its children, and ends with them.
+PARENT_ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.SUBMITTED: frozenset({JobStatus.PENDING, JobStatus.FAILED}),
+    JobStatus.PENDING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED}),
+    JobStatus.RUNNABLE: frozenset(),
+    JobStatus.STARTING: frozenset(),
+    JobStatus.RUNNING: frozenset(),
+    JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    """A status change the job's state machine does not allow: a bug in the caller, never the client's."""
+
+
+def can_move(current: JobStatus, target: JobStatus, *, array_parent: bool = False) -> bool:
+    return target in (PARENT_ALLOWED if array_parent else ALLOWED)[current]
+
+
+def check_transition(current: JobStatus, target: JobStatus, *, array_parent: bool = False) -> None:
+    if not can_move(current, target, array_parent=array_parent):
+        kind = "array parent" if array_parent else "job"
+        raise IllegalTransition(f"a {kind} cannot move from {current.value} to {target.value}")
 
 
 # statusReason texts chosen to look like AWS's own (SPEC §9.1).
@@ -54,6 +76,7 @@ REASON_TOO_BIG = (
 REASON_QUEUE_DELETED = "Job queue deleted"
 REASON_CE_DELETED = "Compute environment deleted"
 REASON_TIMEOUT = "Job attempt duration exceeded timeout"
+REASON_ARRAY_SUCCEEDED = "All child jobs succeeded"
 REASON_EXECUTOR_RESTARTED = "Executor restarted: the process ended while batchd was down"
 
 
@@ -63,3 +86,8 @@ def quota_reason(account: str) -> str:
         f"QUOTA:ACCOUNT_RUNNING_LIMIT - Account {account} has reached the running vCPU or memory quota "
         "set by the operator; the job starts when the account's running jobs free enough."
     )
+
+
+def array_failed_reason(failed: int, size: int) -> str:
+    """The statusReason of an array parent whose children have all ended, some FAILED."""
+    return f"{failed} of {size} child jobs failed"

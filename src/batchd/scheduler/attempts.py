@@ -28,6 +28,8 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path, *, confined: boo
         AWS_BATCH_JQ_NAME=name_of_arn(job.queue_arn),
         AWS_BATCH_CE_NAME=name_of_arn(job.ce_arn or ""),
     )
+    if job.array_index is not None:
+        environment["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_index)
     return LaunchSpec(
         job_id=job.job_id,
         attempt=int(run["attempt"]),

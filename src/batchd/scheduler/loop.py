@@ -20,6 +20,7 @@ from typing import Any
 
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
+from batchd.domain.arrays import child_dependencies, child_doc, parent_of, parent_outcome
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
@@ -30,6 +31,7 @@ from batchd.scheduler.attempts import confinement_problem, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
+from batchd.service.lifecycle import fail_queued
 from batchd.store.errors import Conflict, StoreError
 from batchd.store.records import JobRecord
 from batchd.store.sqlite import SqliteStore
@@ -234,44 +236,117 @@ class Scheduler:
             return
         remaining = [d for d in deps if statuses.get(d) != JobStatus.SUCCEEDED]
         if not remaining:
-            self._make_runnable(job, queues, envs)
+            self._release(job, queues, envs)
             return
         if job.status == JobStatus.SUBMITTED:
-            job.status = JobStatus.PENDING
-            job.doc["status"] = JobStatus.PENDING.value
+            job.move_to(JobStatus.PENDING)
             if not self._write(job, JobStatus.SUBMITTED):
                 return
         self._backlog.wait(job.job_id, remaining)
 
     def _fail_dependent(self, job: JobRecord) -> None:
-        expected = job.status
-        job.status = JobStatus.FAILED
-        job.doc.update(status="FAILED", statusReason=REASON_DEPENDENCY_FAILED, stoppedAt=_now())
-        if self._write(job, expected):
+        try:
+            fail_queued(self._store, job, REASON_DEPENDENCY_FAILED)
+        except Conflict:
+            pass  # the API ended it first
+        else:
             # A failure cascades: this job's own dependents are decided next.
             self._ended.append(job.job_id)
         self._backlog.forget(job.job_id)
+
+    def _release(
+        self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
+    ) -> None:
+        """A job whose dependencies have all SUCCEEDED: RUNNABLE, or for an array parent its children."""
+        if job.array_size is None:
+            self._make_runnable(job, queues, envs)
+            return
+        summary = self._store.array_summary(job.job_id)
+        if summary is not None and summary.spawned:
+            self._finish_parent(job.job_id)  # found again after a restart
+        else:
+            self._spawn(job, queues, envs)
+
+    def _too_big(
+        self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
+    ) -> bool:
+        """Larger than host memory or than every environment of its queue: it waits with a reason."""
+        candidate = _candidate(job)
+        queue = queues.get(job.queue_arn)
+        attached = [envs[a] for a in (queue.environments if queue else ()) if a in envs]
+        host = self._executors.host_memory_mib
+        return candidate.memory_mib > host or not any(e.capacity_vcpus >= candidate.vcpus for e in attached)
 
     def _make_runnable(
         self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
     ) -> None:
         expected = job.status
-        job.status = JobStatus.RUNNABLE
-        job.doc["status"] = JobStatus.RUNNABLE.value
-        candidate = _candidate(job)
-        queue = queues.get(job.queue_arn)
-        attached = [envs[a] for a in (queue.environments if queue else ()) if a in envs]
-        host = self._executors.host_memory_mib
-        if candidate.memory_mib > host or not any(e.capacity_vcpus >= candidate.vcpus for e in attached):
+        job.move_to(JobStatus.RUNNABLE)
+        if self._too_big(job, queues, envs):
             job.doc["statusReason"] = REASON_TOO_BIG
             self._misfits.add(job.job_id)
         if self._write(job, expected):
-            self._backlog.add_runnable(candidate, queues)
+            self._backlog.add_runnable(_candidate(job), queues)
+
+    def _spawn(
+        self, parent: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
+    ) -> None:
+        """Creates an array's children once the parent's own dependencies are met, in this transaction.
+
+        A child with no dependency of its own (N_TO_N, SEQUENTIAL) is RUNNABLE at once; the others wait
+        PENDING. The parent is PENDING from here until its last child ends."""
+        size = parent.array_size or 0
+        expected = parent.status
+        if parent.status == JobStatus.SUBMITTED:
+            parent.move_to(JobStatus.PENDING)
+        too_big = self._too_big(parent, queues, envs)
+        children: list[JobRecord] = []
+        for index in range(size):
+            waits = [d["jobId"] for d in child_dependencies(parent.doc, index)]
+            status = JobStatus.PENDING if waits else JobStatus.RUNNABLE
+            doc = child_doc(parent.doc, index, status)
+            if too_big and status == JobStatus.RUNNABLE:
+                doc["statusReason"] = REASON_TOO_BIG
+            children.append(
+                JobRecord(
+                    job_id=doc["jobId"], account=parent.account, queue_arn=parent.queue_arn,
+                    name=parent.name, jd_arn=parent.jd_arn, status=status, created_at=parent.created_at,
+                    doc=doc, depends_on=waits, array_parent=parent.job_id, array_index=index,
+                )
+            )  # fmt: skip
+        self._store.spawn_children(parent, children, _now())
+        # After the children, so the parent's PENDING event shows their counts. Nothing else writes
+        # between (a pass is one transaction on the one connection), so this compare-and-set holds.
+        self._write(parent, expected)
+        for child in children:
+            if child.status == JobStatus.RUNNABLE:
+                if too_big:
+                    self._misfits.add(child.job_id)
+                self._backlog.add_runnable(_candidate(child), queues)
+            else:
+                self._admit(child, queues, envs)
+
+    def _finish_parent(self, parent_id: str) -> None:
+        """Ends an array parent once its last child has ended; its own dependents are decided next."""
+        summary = self._store.array_summary(parent_id)
+        decided = None if summary is None else parent_outcome(summary.counts, summary.size)
+        if decided is None:
+            return
+        parent = self._store.get_job(parent_id)
+        if parent is None or parent.status.is_terminal:
+            return
+        expected = parent.status
+        parent.move_to(decided[0], statusReason=decided[1], stoppedAt=_now())
+        if self._write(parent, expected):
+            self._ended.append(parent_id)
 
     def _resolve_ended(self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
         while self._ended:
             ended = self._ended.pop()
             self._backlog.forget(ended)
+            parent_id = parent_of(ended)
+            if parent_id is not None:
+                self._finish_parent(parent_id)
             waiting = self._backlog.waiters.pop(ended, set())
             if not waiting:
                 continue
@@ -288,7 +363,7 @@ class Scheduler:
                     deps.discard(ended)
                     if not deps:
                         self._backlog.forget(job_id)
-                        self._make_runnable(job, queues, envs)
+                        self._release(job, queues, envs)
 
     # --- RUNNABLE → STARTING ----------------------------------------------------------------------------
 
@@ -343,7 +418,7 @@ class Scheduler:
                 attempt = len(job.doc.get("attempts") or []) + 1
                 task_id = str(uuid.uuid4())
                 definition_name = name_of_arn(job.jd_arn).rsplit(":", 1)[0]
-                job.status = JobStatus.STARTING
+                job.move_to(JobStatus.STARTING)
                 job.ce_arn = assignment.environment_arn
                 job.run = {
                     "executor": executor,
@@ -351,7 +426,6 @@ class Scheduler:
                     "taskId": task_id,
                     "logStreamName": f"{definition_name}/default/{task_id}",
                 }
-                job.doc.update(status="STARTING")
                 job.doc.pop("statusReason", None)
                 job.doc["container"]["logStreamName"] = job.run["logStreamName"]
                 job.doc["container"].pop("exitCode", None)
@@ -419,9 +493,8 @@ class Scheduler:
                 await executor.stop(handle, 0)
                 return
             now = _now()
-            job.status = JobStatus.RUNNING
+            job.move_to(JobStatus.RUNNING, startedAt=now)
             job.run = {**(job.run or {}), "handle": handle, "startedAt": now}
-            job.doc.update(status="RUNNING", startedAt=now)
             if not self._record_running(job):
                 self._unwritten_running[job_id] = job  # it runs all the same: written on a later pass
             self._arm_timeout(job)
@@ -467,7 +540,9 @@ class Scheduler:
             # RUNNING was never written: settle from the started record, compared against STARTING.
             stop = (job.run or {}).get("stop")
             job.run = {**(started.run or {}), **({"stop": stop} if stop else {})}
-            job.doc["startedAt"] = started.doc.get("startedAt")
+            # It ran: the history says RUNNING before it says how the attempt ended.
+            job.move_to(JobStatus.RUNNING, startedAt=started.doc.get("startedAt"))
+            self._store.update_job(job, JobStatus.STARTING)
         if job_id in self._timed_out:
             job.run = {**(job.run or {}), "timedOut": True}
         timer = self._timers.pop(job_id, None)
@@ -501,18 +576,16 @@ class Scheduler:
         }
         if "startedAt" in run:
             record["startedAt"] = run["startedAt"]
-        expected = job.status
-        job.doc.setdefault("attempts", []).append(record)
-        job.doc["status"] = result.status.value
-        job.doc["statusReason"] = result.status_reason
-        job.status = result.status
-        job.ce_arn = None
-        job.run = None
-        if result.status == JobStatus.RUNNABLE:
-            job.doc.pop("startedAt", None)
-        else:
-            job.doc["stoppedAt"] = now
         with self._store.transaction():
+            expected = job.status
+            job.doc.setdefault("attempts", []).append(record)
+            job.move_to(result.status, statusReason=result.status_reason)
+            job.ce_arn = None
+            job.run = None
+            if result.status == JobStatus.RUNNABLE:
+                job.doc.pop("startedAt", None)
+            else:
+                job.doc["stoppedAt"] = now
             written = self._write(job, expected)
         self._active.pop(job_id, None)
         self._timed_out.discard(job_id)
@@ -586,9 +659,8 @@ class Scheduler:
                         handle = None
                     if handle is not None:
                         now = _now()
-                        job.status = JobStatus.RUNNING
+                        job.move_to(JobStatus.RUNNING, startedAt=now)
                         job.run = {**run, "handle": handle, "startedAt": now}
-                        job.doc.update(status="RUNNING", startedAt=now)
                         if not self._record_running(job):
                             self._unwritten_running[job.job_id] = job
         for name in ("local", "docker"):

@@ -17,7 +17,7 @@ from batchd.service.common import (
     echo_members,
     now_ms,
 )
-from batchd.service.lifecycle import fail_queued, request_stop
+from batchd.service.lifecycle import Endings, end_job
 from batchd.service.pagination import page_size
 
 HEALTHY = "JobQueue Healthy"
@@ -152,16 +152,11 @@ class JobQueues:
                     f"Cannot delete JobQueue {name} while it is ENABLED: disable it first "
                     "with UpdateJobQueue state=DISABLED."
                 )
-            ended, stopped = [], []
+            endings = Endings()
             for job in self._store.jobs_in_queue(caller.account, arn, QUEUED | ACTIVE):
-                if job.status in QUEUED:
-                    fail_queued(self._store, job, REASON_QUEUE_DELETED, isCancelled=True)
-                    ended.append(job.job_id)
-                else:
-                    request_stop(self._store, job, REASON_QUEUE_DELETED, isTerminated=True)
-                    stopped.append(job.job_id)
+                end_job(self._store, job, REASON_QUEUE_DELETED, terminate=True, endings=endings)
             self._store.delete_resource(JQ, caller.account, name)
-        self._deps.notify(ended=ended, stop=stopped)
+        self._deps.notify(ended=endings.ended, stop=endings.stop)
         return {}
 
 

@@ -22,12 +22,13 @@ from batchd.service.job_definitions import (
     parse_reference,
 )
 from batchd.service.job_queues import JobQueues
-from batchd.service.lifecycle import fail_queued, request_stop
+from batchd.service.lifecycle import Endings, end_job
 from batchd.service.pagination import page_size
 from batchd.store.records import JobRecord
 
 MAX_SUBMIT_BYTES = 30 * 1024
 MAX_REASON = 1024
+MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 EPOCH_MS = re.compile(r"[0-9]{1,19}")
 MAX_EPOCH_MS = 2**63 - 1
 LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT")
@@ -95,8 +96,7 @@ class Jobs:
         check_job_name(name)
         if len(json.dumps(params)) > MAX_SUBMIT_BYTES:
             raise ClientException(f"The SubmitJob request is larger than {MAX_SUBMIT_BYTES // 1024} KiB.")
-        if (params.get("arrayProperties") or {}).get("size") is not None:
-            raise ClientException("Array jobs (arrayProperties.size) are not supported by batchd.")
+        array_size = _array_size(params.get("arrayProperties"))
         if params.get("nodeOverrides"):
             raise ClientException(
                 "nodeOverrides is not supported by batchd: multi-node jobs cannot run here."
@@ -109,7 +109,9 @@ class Jobs:
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
-        depends_on = self._dependencies(caller, params.get("dependsOn") or [])
+        dependencies = self._dependencies(params.get("dependsOn") or [], array_size)
+        # The jobs this one waits for as a whole; N_TO_N and SEQUENTIAL bind its children at their spawn.
+        depends_on = [d["jobId"] for d in dependencies if "type" not in d]
 
         queue = self._queues.resolve(caller, params["jobQueue"])
         if queue.get("state") != "ENABLED":
@@ -121,10 +123,12 @@ class Jobs:
         container = effective_container(definition, overrides, parameters)
         check_amounts(*resource_amounts(container), "The job's container", required=True)
         with self._store.transaction():
-            missing = {d for d in depends_on} - self._store.existing_job_ids(caller.account, depends_on)
+            named = [d["jobId"] for d in dependencies if "jobId" in d]
+            missing = set(named) - self._store.existing_job_ids(caller.account, named)
             if missing:
                 raise ClientException(f"Dependent job {sorted(missing)[0]} does not exist.")
-            self._check_queued_quota(caller)
+            self._check_n_to_n(caller, dependencies, array_size)
+            self._check_queued_quota(caller, 1 + (array_size or 0))
             job_id = new_id()
             doc: dict[str, Any] = {
                 "jobArn": caller.scope.job_arn(job_id),
@@ -134,7 +138,7 @@ class Jobs:
                 "status": JobStatus.SUBMITTED.value,
                 "attempts": [],
                 "createdAt": now_ms(),
-                "dependsOn": [{"jobId": d} for d in depends_on],
+                "dependsOn": dependencies,
                 "jobDefinition": definition["jobDefinitionArn"],
                 "parameters": parameters,
                 "container": container,
@@ -151,6 +155,8 @@ class Jobs:
                     doc[member] = value
             if params.get("shareIdentifier"):
                 doc["shareIdentifier"] = params["shareIdentifier"]
+            if array_size is not None:
+                doc["arrayProperties"] = {"size": array_size}
             self._store.insert_job(
                 JobRecord(
                     job_id=job_id,
@@ -167,32 +173,65 @@ class Jobs:
         self._deps.notify()
         return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
 
-    def _check_queued_quota(self, caller: Caller) -> None:
+    def _check_queued_quota(self, caller: Caller, jobs: int) -> None:
+        """`jobs` is what this submit adds: one, or an array's parent and its children."""
         limit = self._deps.tenancy.quota(caller.account).queued_jobs
-        if limit is not None and self._store.count_queued(caller.account, limit) >= limit:
+        if limit is not None and self._store.count_queued(caller.account, limit) + jobs > limit:
             raise ClientException(
-                f"Account {caller.account} already has {limit} queued jobs (SUBMITTED, PENDING or RUNNABLE), "
-                "the limit the operator set: submit again once some have started."
+                f"Account {caller.account} may have at most {limit} queued jobs (SUBMITTED, PENDING or "
+                f"RUNNABLE, an array's children included), the limit the operator set, and this job would "
+                f"make more: submit again once some have started."
             )
 
-    def _dependencies(self, caller: Caller, entries: list[dict[str, Any]]) -> list[str]:
+    def _dependencies(self, entries: list[dict[str, Any]], array_size: int | None) -> list[dict[str, Any]]:
+        """dependsOn as DescribeJobs shows it: each entry once, its type kept (SPEC: docs/jobs.md)."""
         if len(entries) > self._deps.max_depends_on:
             raise ClientException(
                 f"dependsOn may name at most {self._deps.max_depends_on} jobs, got {len(entries)}."
             )
-        ids: list[str] = []
+        out: list[dict[str, Any]] = []
         for entry in entries:
-            job_id = entry.get("jobId")
-            if not job_id:
-                raise ClientException("Every dependsOn entry needs a jobId.")
-            if entry.get("type"):
+            job_id, kind = entry.get("jobId"), entry.get("type")
+            if kind not in (None, "N_TO_N", "SEQUENTIAL"):
+                raise ClientException(f"dependsOn type must be N_TO_N or SEQUENTIAL, got '{kind}'.")
+            if kind is not None and array_size is None:
                 raise ClientException(
-                    f"dependsOn type {entry['type']} applies to array jobs, which batchd does not support."
+                    f"A dependsOn entry of type {kind} applies to array jobs: "
+                    "submit with arrayProperties.size, or leave the type out."
                 )
-            check_job_id(job_id, "dependsOn jobId")
-            if job_id not in ids:
-                ids.append(job_id)
-        return ids
+            if kind == "SEQUENTIAL":
+                if job_id:
+                    raise ClientException(
+                        "A SEQUENTIAL dependency names no jobId: each child waits for the one before it."
+                    )
+                clean: dict[str, Any] = {"type": kind}
+            else:
+                if not job_id:
+                    raise ClientException("Every dependsOn entry other than SEQUENTIAL needs a jobId.")
+                check_job_id(job_id, "dependsOn jobId")
+                clean = {"jobId": job_id} if kind is None else {"jobId": job_id, "type": kind}
+            if clean not in out:
+                out.append(clean)
+        if sum(1 for d in out if d.get("type") == "SEQUENTIAL") > 1:
+            raise ClientException("dependsOn may hold one SEQUENTIAL entry.")
+        return out
+
+    def _check_n_to_n(self, caller: Caller, dependencies: list[dict[str, Any]], size: int | None) -> None:
+        """An N_TO_N dependency names an array parent of the same size: child i waits for its child i."""
+        named = [d["jobId"] for d in dependencies if d.get("type") == "N_TO_N"]
+        found = self._store.get_jobs(caller.account, named)
+        for job_id in named:
+            other = found.get(job_id)
+            other_size = None if other is None else other.array_size
+            if other_size is None:
+                raise ClientException(
+                    f"N_TO_N dependency {job_id} is not an array job: it must name an array parent."
+                )
+            if other_size != size:
+                raise ClientException(
+                    f"N_TO_N dependency {job_id} is an array of {other_size} jobs and this one has {size}: "
+                    "both arrays must have the same size."
+                )
 
     def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         ids: list[str] = params["jobs"]
@@ -201,51 +240,72 @@ class Jobs:
             if not JOB_ID.fullmatch(job_id):
                 check_job_id(job_id, "job id")
         found = self._store.get_jobs(caller.account, ids)
-        return {"jobs": [found[i].doc for i in dict.fromkeys(ids) if i in found]}
+        # A parent shows its children's counts from its summary row: its children are not read.
+        summaries = self._store.array_summaries([j.job_id for j in found.values() if j.array_size])
+        return {
+            "jobs": [
+                self._store.with_array_properties(found[i].doc, summaries.get(i))
+                for i in dict.fromkeys(ids)
+                if i in found
+            ]
+        }
 
     def list(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("arrayJobId") or params.get("multiNodeJobId"):
-            raise ClientException(
-                "arrayJobId and multiNodeJobId are not supported: batchd runs no such jobs."
-            )
-        if not params.get("jobQueue"):
-            raise ClientException("jobQueue is required.")
-        queue = self._queues.resolve(caller, params["jobQueue"])
+        if params.get("multiNodeJobId"):
+            raise ClientException("multiNodeJobId is not supported: batchd runs no multi-node jobs.")
+        array_job_id = params.get("arrayJobId")
+        if array_job_id:
+            check_job_id(array_job_id, "arrayJobId")
+            parent = self._store.get_job(array_job_id, caller.account)
+            if parent is None or parent.array_size is None:
+                raise ClientException(f"arrayJobId {array_job_id} names no array job of this account.")
+            scope = ["array", array_job_id]
+            queue_arn = None
+        elif params.get("jobQueue"):
+            queue_arn = self._queues.resolve(caller, params["jobQueue"])["jobQueueArn"]
+            scope = [queue_arn]
+        else:
+            raise ClientException("ListJobs needs a jobQueue or an arrayJobId.")
         limit = page_size(params)
         query = _list_query(caller, params)
         paginator = self._deps.paginator
-        filters = [queue["jobQueueArn"], sorted(query.items(), key=lambda kv: kv[0])]
+        filters = [*scope, sorted(query.items(), key=lambda kv: kv[0])]
         key = paginator.resume("ListJobs", caller.account, filters, params.get("nextToken"))
         after = None if key is None else (int(key[0]), str(key[1]))
         rows = self._store.list_jobs(
-            caller.account, queue["jobQueueArn"], after=after, limit=limit + 1, **query
+            caller.account,
+            queue_arn,
+            array_parent=array_job_id or None,
+            after=after,
+            limit=limit + 1,
+            **query,
         )
-        out: dict[str, Any] = {"jobSummaryList": [_summary(r) for r in rows[:limit]]}
+        page = rows[:limit]
+        summaries = self._store.array_summaries([r.job_id for r in page if r.array_size])
+        out: dict[str, Any] = {
+            "jobSummaryList": [
+                _summary(self._store.with_array_properties(r.doc, summaries.get(r.job_id))) for r in page
+            ]
+        }
         if len(rows) > limit:
             last = rows[limit - 1]
-            out["nextToken"] = paginator.issue(
-                "ListJobs", caller.account, filters, [last.created_at, last.job_id]
-            )
+            position = last.array_index if array_job_id else last.created_at
+            out["nextToken"] = paginator.issue("ListJobs", caller.account, filters, [position, last.job_id])
         return out
 
     def cancel(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        job, reason = self._target(caller, params)
-        if job.status.is_queued:
-            with self._store.transaction():
-                fail_queued(self._store, job, reason, isCancelled=True)
-            self._deps.notify(ended=[job.job_id])
-        return {}
+        return self._end(caller, params, terminate=False)
 
     def terminate(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        return self._end(caller, params, terminate=True)
+
+    def _end(self, caller: Caller, params: dict[str, Any], *, terminate: bool) -> dict[str, Any]:
         job, reason = self._target(caller, params)
-        if job.status.is_queued:
-            with self._store.transaction():
-                fail_queued(self._store, job, reason, isTerminated=True)
-            self._deps.notify(ended=[job.job_id])
-        elif not job.status.is_terminal:
-            with self._store.transaction():
-                request_stop(self._store, job, reason, isTerminated=True)
-            self._deps.notify(stop=[job.job_id])
+        endings = Endings()
+        with self._store.transaction():
+            end_job(self._store, job, reason, terminate=terminate, endings=endings)
+        if endings.ended or endings.stop:
+            self._deps.notify(ended=endings.ended, stop=endings.stop)
         return {}
 
     def _target(self, caller: Caller, params: dict[str, Any]) -> tuple[JobRecord, str]:
@@ -259,6 +319,19 @@ class Jobs:
         if job is None:
             raise ClientException(f"Job {job_id} does not exist.")
         return job, reason
+
+
+def _array_size(properties: dict[str, Any] | None) -> int | None:
+    """The array's size, or None for an ordinary job (no arrayProperties, or no size in them)."""
+    size = (properties or {}).get("size")
+    if size is None:
+        return None
+    if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
+        raise ClientException(
+            f"arrayProperties.size must be between {MIN_ARRAY_SIZE} and {MAX_ARRAY_SIZE:,}, got {size}: "
+            "leave arrayProperties out to submit one job."
+        )
+    return int(size)
 
 
 def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -309,12 +382,11 @@ def _epoch_ms(name: str, value: Any) -> int:
     return int(value)
 
 
-def _summary(job: JobRecord) -> dict[str, Any]:
-    doc = job.doc
+def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         k: doc[k]
         for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt",
-                  "stoppedAt", "jobDefinition", "isCancelled", "isTerminated")
+                  "stoppedAt", "jobDefinition", "isCancelled", "isTerminated", "arrayProperties")
         if k in doc
     }  # fmt: skip
     container = doc.get("container") or {}

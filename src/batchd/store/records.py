@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchd.domain.jobs import JobStatus
+from batchd.domain.jobs import JobStatus, check_transition
 
 
 @dataclass
@@ -24,3 +24,20 @@ class JobRecord:
     run: dict[str, Any] | None = None
     seq: int = 0
     depends_on: list[str] = field(default_factory=list)
+    # A child of an array job: its parent's id and its index there.
+    array_parent: str | None = None
+    array_index: int | None = None
+
+    @property
+    def array_size(self) -> int | None:
+        """The size of an array parent; None for ordinary jobs and for children."""
+        size = (self.doc.get("arrayProperties") or {}).get("size")
+        return None if size is None or self.array_parent is not None else int(size)
+
+    def move_to(self, target: JobStatus, **changes: Any) -> None:
+        """The one way a job changes status: checked against the allowed transitions, the column and the
+        document changed together. The store writes it with a compare-and-set on the previous status."""
+        check_transition(self.status, target, array_parent=self.array_size is not None)
+        self.status = target
+        self.doc["status"] = target.value
+        self.doc.update(changes)

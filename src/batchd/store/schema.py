@@ -1,8 +1,10 @@
-"""The database schema: one statement list, applied idempotently at open."""
+"""The database schema: numbered migrations, each a statement list applied once, in order, at open.
 
-SCHEMA_VERSION = 1
+A fresh database runs them all; an existing one runs those past the `schema_version` it records, so a
+data directory made by an earlier batchd is upgraded in place.
+"""
 
-STATEMENTS = (
+V1 = (
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     # Compute environments and job queues: keyed by kind, account and name; the document is the
     # Describe* detail exactly as returned on the wire.
@@ -39,3 +41,47 @@ STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS job_tombstones (
         job_id TEXT PRIMARY KEY, account TEXT NOT NULL, status TEXT NOT NULL) WITHOUT ROWID""",
 )
+
+V2 = (
+    # Array jobs: a child row names its parent and index; parents and ordinary jobs have neither.
+    """ALTER TABLE jobs ADD COLUMN array_parent TEXT""",
+    """ALTER TABLE jobs ADD COLUMN array_index INTEGER""",
+    # ListJobs on a queue lists parents and ordinary jobs, never children: partial indexes leave them out,
+    # so a queue's page costs the same however many children its arrays have.
+    """DROP INDEX IF EXISTS jobs_by_status_in_queue""",
+    """DROP INDEX IF EXISTS jobs_in_queue""",
+    """CREATE INDEX jobs_listed_by_status ON jobs (account, queue_arn, status, created_at DESC, job_id)
+        WHERE array_parent IS NULL""",
+    """CREATE INDEX jobs_listed ON jobs (account, queue_arn, created_at DESC, job_id)
+        WHERE array_parent IS NULL""",
+    """CREATE INDEX jobs_children ON jobs (array_parent, array_index) WHERE array_parent IS NOT NULL""",
+    # The account's queued jobs, counted against its quota at SubmitJob.
+    """CREATE INDEX jobs_queued ON jobs (account)
+        WHERE status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')""",
+    # One row per array parent: its size and how many children are in each status, kept by the same
+    # transaction that moves a child, so DescribeJobs of the parent never reads its children.
+    """CREATE TABLE array_jobs (
+        parent_id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        spawned INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL,
+        SUBMITTED INTEGER NOT NULL DEFAULT 0,
+        PENDING INTEGER NOT NULL DEFAULT 0,
+        RUNNABLE INTEGER NOT NULL DEFAULT 0,
+        STARTING INTEGER NOT NULL DEFAULT 0,
+        RUNNING INTEGER NOT NULL DEFAULT 0,
+        SUCCEEDED INTEGER NOT NULL DEFAULT 0,
+        FAILED INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID""",
+    # The job event history: one row per status change after submission, in commit order. `doc` is the
+    # job as DescribeJobs showed it right after the change.
+    """CREATE TABLE job_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        doc TEXT NOT NULL)""",
+    """CREATE INDEX job_events_of_job ON job_events (job_id, seq)""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,50 @@ from batchd.store.checkpoints import Checkpointer
 from batchd.store.errors import Conflict, StoreError
 from batchd.store.integrity import check_database
 from batchd.store.records import JobRecord
-from batchd.store.schema import SCHEMA_VERSION, STATEMENTS
+from batchd.store.schema import MIGRATIONS
 
-_JOB_COLUMNS = "seq, job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run"
+_JOB_COLUMNS = (
+    "seq, job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run, array_parent, "
+    "array_index"
+)
+_INSERT_JOB = (
+    "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run, "
+    "array_parent, array_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Unfinished array parents: the statuses a parent waits in before its children have all ended.
+_OPEN_PARENT = ("SUBMITTED", "PENDING")
+
+
+@dataclass(frozen=True)
+class ArraySummary:
+    """An array parent's size and its children's count per status (the wire's statusSummary)."""
+
+    size: int
+    spawned: bool
+    updated_at: int
+    counts: dict[str, int]
+
+    @property
+    def ended(self) -> int:
+        return self.counts["SUCCEEDED"] + self.counts["FAILED"]
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One row of the job event history: the job as it was right after one status change."""
+
+    seq: int
+    account: str
+    job_id: str
+    at: int
+    doc: dict[str, Any]
+
+
+_STATUSES = tuple(s.value for s in JobStatus)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _dumps(value: Any) -> str:
@@ -30,6 +74,9 @@ def _dumps(value: Any) -> str:
 class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
         self._depth = 0
+        # Called after a commit that appended job events (e.g. to wake event streams); never inside one.
+        self._event_listeners: list[Callable[[], None]] = []
+        self._events_appended = False
         path.parent.mkdir(parents=True, exist_ok=True)
         check_database(path)
         try:
@@ -42,16 +89,27 @@ class SqliteStore:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.execute("PRAGMA foreign_keys=OFF")
             with self.transaction():
-                for statement in STATEMENTS:
-                    self._db.execute(statement)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+                self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database at {path}: {exc}") from exc
         self._checkpointer = Checkpointer(path)
         self._checkpointer.start()
+
+    def _migrate(self) -> None:
+        """Applies the migrations this database has not had yet, in the transaction that opens it."""
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        version = int(self.get_meta("schema_version") or 0) if has_meta else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the database has schema version {version}, newer than this batchd ({len(MIGRATIONS)}): "
+                "run the batchd that wrote it"
+            )
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in statements:
+                self._db.execute(statement)
+            self.set_meta("schema_version", str(number))
 
     def close(self) -> None:
         self._checkpointer.stop()
@@ -81,6 +139,14 @@ class SqliteStore:
             raise StoreError(str(exc)) from exc
         finally:
             self._depth = 0
+            appended, self._events_appended = self._events_appended, False
+        if appended:
+            for listener in self._event_listeners:
+                listener()
+
+    def add_event_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs after each commit that appended to the job event history."""
+        self._event_listeners.append(listener)
 
     # --- meta -------------------------------------------------------------------------------------------
 
@@ -185,46 +251,152 @@ class SqliteStore:
     # --- jobs -----------------------------------------------------------------------------------------------
 
     def insert_job(self, job: JobRecord) -> None:
-        cursor = self._db.execute(
-            "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.job_id,
-                job.account,
-                job.queue_arn,
-                job.name,
-                job.jd_arn,
-                job.status.value,
-                job.created_at,
-                job.ce_arn,
-                _dumps(job.doc),
-                None if job.run is None else _dumps(job.run),
-            ),
-        )
-        job.seq = int(cursor.lastrowid or 0)
-        if job.depends_on:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO job_dependencies(job_id, depends_on) VALUES (?, ?)",
-                [(job.job_id, dep) for dep in job.depends_on],
+        """A submitted job (no event: AWS sends none for a submission); an array parent gets its summary."""
+        self.insert_jobs([job])
+        size = job.array_size
+        if size is not None:
+            self._db.execute(
+                "INSERT INTO array_jobs(parent_id, size, updated_at) VALUES (?, ?, ?)",
+                (job.job_id, size, job.created_at),
             )
 
-    def update_job(self, job: JobRecord, expected: JobStatus) -> None:
-        """Compare-and-set: writes the job only if it is still in `expected` status."""
-        cursor = self._db.execute(
-            "UPDATE jobs SET status = ?, ce_arn = ?, doc = ?, run = ?, queue_arn = ? "
-            "WHERE job_id = ? AND status = ?",
-            (
-                job.status.value,
-                job.ce_arn,
-                _dumps(job.doc),
-                None if job.run is None else _dumps(job.run),
-                job.queue_arn,
-                job.job_id,
-                expected.value,
-            ),
+    def insert_jobs(self, jobs: Sequence[JobRecord]) -> None:
+        """Jobs as they are created, in order: their `seq` is their submission order."""
+        for job in jobs:
+            cursor = self._db.execute(_INSERT_JOB, self._row(job))
+            job.seq = int(cursor.lastrowid or 0)
+        dependencies = [(job.job_id, dep) for job in jobs for dep in job.depends_on]
+        if dependencies:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO job_dependencies(job_id, depends_on) VALUES (?, ?)", dependencies
+            )
+
+    def spawn_children(self, parent: JobRecord, children: Sequence[JobRecord], at: int) -> None:
+        """An array's children, created together in the status each starts in: PENDING when it waits for
+        a dependency of its own, else RUNNABLE at once. A RUNNABLE child's event is written with it."""
+        self.insert_jobs(children)
+        self._db.executemany(
+            "INSERT INTO job_events(account, job_id, at, doc) VALUES (?, ?, ?, ?)",
+            [(c.account, c.job_id, at, _dumps(c.doc)) for c in children if c.status != JobStatus.PENDING],
         )
-        if cursor.rowcount != 1:
-            raise Conflict(f"job {job.job_id} is no longer {expected.value}")
+        self._events_appended = True
+        counts = Counter(c.status.value for c in children)
+        assignments = ", ".join(f"{status} = {status} + ?" for status in counts)
+        self._db.execute(
+            f"UPDATE array_jobs SET spawned = 1, {assignments}, updated_at = ? WHERE parent_id = ?",
+            (*counts.values(), at, parent.job_id),
+        )
+
+    def update_job(self, job: JobRecord, expected: JobStatus) -> None:
+        """Compare-and-set: writes the job only if it is still in `expected` status.
+
+        When the status changes (`JobRecord.move_to`), the same transaction appends the change to the
+        job event history and, for an array child, moves it between its parent's status counts."""
+        doc = _dumps(job.doc)
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE jobs SET status = ?, ce_arn = ?, doc = ?, run = ?, queue_arn = ? "
+                "WHERE job_id = ? AND status = ?",
+                (
+                    job.status.value,
+                    job.ce_arn,
+                    doc,
+                    None if job.run is None else _dumps(job.run),
+                    job.queue_arn,
+                    job.job_id,
+                    expected.value,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise Conflict(f"job {job.job_id} is no longer {expected.value}")
+            if job.status == expected:
+                return
+            at = _now_ms()
+            if job.array_parent is not None:
+                # Column names come from the JobStatus enum, never from a request.
+                old, new = expected.value, job.status.value
+                self._db.execute(
+                    f"UPDATE array_jobs SET {old} = {old} - 1, {new} = {new} + 1, updated_at = ? "
+                    "WHERE parent_id = ?",
+                    (at, job.array_parent),
+                )
+            elif job.array_size is not None:
+                doc = _dumps(self.with_array_properties(job.doc, self.array_summary(job.job_id)))
+            self._db.execute(
+                "INSERT INTO job_events(account, job_id, at, doc) VALUES (?, ?, ?, ?)",
+                (job.account, job.job_id, at, doc),
+            )
+            self._events_appended = True
+
+    # --- arrays -------------------------------------------------------------------------------------------
+
+    def array_summary(self, parent_id: str) -> ArraySummary | None:
+        return self.array_summaries([parent_id]).get(parent_id)
+
+    def array_summaries(self, parent_ids: Sequence[str]) -> dict[str, ArraySummary]:
+        if not parent_ids:
+            return {}
+        marks = ",".join("?" * len(parent_ids))
+        rows = self._db.execute(
+            f"SELECT parent_id, size, spawned, updated_at, {', '.join(_STATUSES)} FROM array_jobs "
+            f"WHERE parent_id IN ({marks})",
+            list(parent_ids),
+        )
+        return {
+            r[0]: ArraySummary(
+                int(r[1]), bool(r[2]), int(r[3]), dict(zip(_STATUSES, map(int, r[4:]), strict=True))
+            )
+            for r in rows
+        }
+
+    @staticmethod
+    def with_array_properties(doc: dict[str, Any], summary: ArraySummary | None) -> dict[str, Any]:
+        """A parent's document as DescribeJobs shows it: its children's counts as they are now."""
+        if summary is None:
+            return doc
+        properties = {
+            **doc.get("arrayProperties", {}),
+            "size": summary.size,
+            "statusSummary": summary.counts,
+            "statusSummaryLastUpdatedAt": summary.updated_at,
+        }
+        return {**doc, "arrayProperties": properties}
+
+    def children(self, parent_id: str, statuses: Iterable[JobStatus]) -> list[JobRecord]:
+        """An array's children in the given statuses, in index order."""
+        values = [s.value for s in statuses]
+        marks = ",".join("?" * len(values))
+        rows = self._db.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE array_parent = ? AND status IN ({marks}) "
+            "ORDER BY array_index",
+            [parent_id, *values],
+        )
+        return [self._job(r) for r in rows]
+
+    # --- the job event history ------------------------------------------------------------------------------
+
+    def events_after(
+        self, after: int, *, account: str | None = None, job_id: str | None = None, limit: int = 500
+    ) -> list[JobEvent]:
+        """Events past `after` in history order; narrowed to one account and/or one job."""
+        sql = "SELECT seq, account, job_id, at, doc FROM job_events WHERE seq > ?"
+        args: list[Any] = [after]
+        if job_id is not None:
+            sql = (
+                "SELECT seq, account, job_id, at, doc FROM job_events INDEXED BY job_events_of_job "
+                "WHERE job_id = ? AND seq > ?"
+            )
+            args = [job_id, after]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        return [JobEvent(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in self._db.execute(sql, args)]
+
+    def last_event_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM job_events").fetchone()
+        return int(row[0] or 0)
 
     def get_job(self, job_id: str, account: str | None = None) -> JobRecord | None:
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?"
@@ -305,21 +477,22 @@ class SqliteStore:
         return [self._job(r) for r in self._db.execute(sql, values)]
 
     def count_queued(self, account: str, up_to: int) -> int:
-        """The account's jobs not yet placed (SUBMITTED, PENDING, RUNNABLE), counted up to `up_to`:
-        enough to enforce a quota, without reading a backlog larger than it."""
+        """The account's jobs not yet placed (SUBMITTED, PENDING, RUNNABLE), array children included,
+        counted up to `up_to`: enough to enforce a quota, without reading a backlog larger than it."""
         row = self._db.execute(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE account = ? "
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_queued WHERE account = ? "
             "AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE') LIMIT ?)",
             (account, up_to),
         ).fetchone()
         return int(row[0])
 
     def jobs_in_queue(self, account: str, queue_arn: str, statuses: Iterable[JobStatus]) -> list[JobRecord]:
+        """The queue's ordinary jobs and array parents (not their children) in the given statuses."""
         values = [s.value for s in statuses]
         marks = ",".join("?" * len(values))
         rows = self._db.execute(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE account = ? AND queue_arn = ? AND status IN ({marks}) "
-            "ORDER BY seq",
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE account = ? AND queue_arn = ? AND array_parent IS NULL "
+            f"AND status IN ({marks}) ORDER BY seq",
             [account, queue_arn, *values],
         )
         return [self._job(r) for r in rows]
@@ -327,8 +500,9 @@ class SqliteStore:
     def list_jobs(
         self,
         account: str,
-        queue_arn: str,
+        queue_arn: str | None,
         *,
+        array_parent: str | None = None,
         status: JobStatus | None,
         name_prefix: str | None,
         name: str | None,
@@ -339,9 +513,18 @@ class SqliteStore:
         after: tuple[int, str] | None,
         limit: int,
     ) -> list[JobRecord]:
-        """Newest first, ties by job id: the ListJobs order, served from an index at any size."""
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE account = ? AND queue_arn = ?"
-        args: list[Any] = [account, queue_arn]
+        """A queue's jobs newest first, ties by job id (the ListJobs order), or with `array_parent` an
+        array's children in index order; `after` is the last row's (created_at, job_id) or (index, id).
+        Each is served from an index at any size."""
+        if array_parent is not None:
+            sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE array_parent = ? AND +account = ?"
+            args: list[Any] = [array_parent, account]
+        else:
+            sql = (
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE account = ? AND queue_arn = ? "
+                "AND array_parent IS NULL"
+            )
+            args = [account, queue_arn]
         if status is not None:
             sql += " AND status = ?"
             args.append(status.value)
@@ -363,38 +546,64 @@ class SqliteStore:
         if created_after is not None:
             sql += " AND created_at > ?"
             args.append(created_after)
-        if after is not None:
-            sql += " AND (created_at < ? OR (created_at = ? AND job_id > ?))"
-            args.extend([after[0], after[0], after[1]])
-        sql += " ORDER BY created_at DESC, job_id LIMIT ?"
+        if array_parent is not None:
+            if after is not None:
+                sql += " AND array_index > ?"
+                args.append(after[0])
+            sql += " ORDER BY array_index LIMIT ?"
+        else:
+            if after is not None:
+                sql += " AND (created_at < ? OR (created_at = ? AND job_id > ?))"
+                args.extend([after[0], after[0], after[1]])
+            sql += " ORDER BY created_at DESC, job_id LIMIT ?"
         args.append(limit)
         return [self._job(r) for r in self._db.execute(sql, args)]
 
     def purge_finished(self, created_before: int) -> list[tuple[str, str]]:
         """Drops finished jobs past retention, leaving tombstones so dependencies on them still resolve.
 
-        Returns (account, logStreamName) of every attempt of the dropped jobs: their log files go too."""
+        An array's children go with their parent, never before it (a parent ends after all of them).
+        Their events go with them. Returns (account, logStreamName) of every attempt of
+        the dropped jobs: their log files go too."""
+        finished = (
+            "SELECT job_id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ? "
+            "AND array_parent IS NULL"
+        )
+        chosen = f"{finished} UNION ALL SELECT job_id FROM jobs WHERE array_parent IN ({finished})"
+        cutoff = (created_before, created_before)
         streams = self._db.execute(
             "SELECT jobs.account, json_extract(attempt.value, '$.container.logStreamName') "
             "FROM jobs, json_each(jobs.doc, '$.attempts') AS attempt "
-            "WHERE jobs.status IN ('SUCCEEDED', 'FAILED') AND jobs.created_at < ?",
-            (created_before,),
+            f"WHERE jobs.job_id IN ({chosen})",
+            cutoff,
         ).fetchall()
         self._db.execute(
             "INSERT OR REPLACE INTO job_tombstones(job_id, account, status) "
-            "SELECT job_id, account, status FROM jobs "
-            "WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?",
-            (created_before,),
+            f"SELECT job_id, account, status FROM jobs WHERE job_id IN ({chosen})",
+            cutoff,
         )
-        self._db.execute(
-            "DELETE FROM job_dependencies WHERE job_id IN (SELECT job_id FROM jobs "
-            "WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?)",
-            (created_before,),
-        )
-        self._db.execute(
-            "DELETE FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED') AND created_at < ?", (created_before,)
-        )
+        self._db.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({chosen})", cutoff)
+        self._db.execute(f"DELETE FROM array_jobs WHERE parent_id IN ({chosen})", cutoff)
+        self._db.execute(f"DELETE FROM job_events WHERE job_id IN ({chosen})", cutoff)
+        self._db.execute(f"DELETE FROM jobs WHERE job_id IN ({chosen})", cutoff)
         return [(account, stream) for account, stream in streams if stream]
+
+    @staticmethod
+    def _row(job: JobRecord) -> tuple[Any, ...]:
+        return (
+            job.job_id,
+            job.account,
+            job.queue_arn,
+            job.name,
+            job.jd_arn,
+            job.status.value,
+            job.created_at,
+            job.ce_arn,
+            _dumps(job.doc),
+            None if job.run is None else _dumps(job.run),
+            job.array_parent,
+            job.array_index,
+        )
 
     @staticmethod
     def _job(row: Sequence[Any]) -> JobRecord:
@@ -410,4 +619,6 @@ class SqliteStore:
             ce_arn=row[8],
             doc=json.loads(row[9]),
             run=None if row[10] is None else json.loads(row[10]),
+            array_parent=row[11],
+            array_index=row[12],
         )
