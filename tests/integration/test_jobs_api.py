@@ -305,8 +305,9 @@ def test_submit_errors(client, loose):  # type: ignore[no-untyped-def]
         submit(loose, queue, jd, containerOverrides={"memory": 2})
     with pytest.raises(loose.exceptions.ClientException):
         submit(loose, queue, jd, containerOverrides={"environment": [{"name": "AWS_BATCH_X", "value": "1"}]})
-    with pytest.raises(loose.exceptions.ClientException):
-        submit(loose, queue, jd, arrayProperties={"size": 4})
+    for size in (1, 10_001, 0, -1):
+        with pytest.raises(loose.exceptions.ClientException, match="between 2 and 10,000"):
+            submit(loose, queue, jd, arrayProperties={"size": size})
     assert listed(client, queue, filters=[{"name": "JOB_NAME", "values": ["*"]}]) == []
 
 
