@@ -72,6 +72,8 @@ def test_garbage_bytes_get_400(server: Server) -> None:
                 break
             received += chunk
     assert received.startswith(b"HTTP/1.1 400"), received
+    # AWS's error shape (tests/integration/test_http_errors.py checks it in full).
+    assert b"\r\nx-amzn-errortype: ClientException\r\n" in received, received
 
 
 def test_connection_that_never_completes_its_headers_is_closed(server: Server) -> None:
