@@ -24,18 +24,33 @@ JD = f"arn:aws:batch:us-east-1:{ACCOUNT}:job-definition/d:1"
 ACTIVE = (JobStatus.STARTING, JobStatus.RUNNING)
 
 
-def _job(i: int, status: JobStatus) -> JobRecord:
+def _job(
+    i: int, status: JobStatus, *, size: int | None = None, parent: JobRecord | None = None, index: int = 0
+) -> JobRecord:
+    job_id = f"{parent.job_id}:{index}" if parent else f"job-{i}"
+    doc: dict[str, object] = {"jobId": job_id, "status": status.value}
+    if size is not None:
+        doc["arrayProperties"] = {"size": size}
     return JobRecord(
-        job_id=f"job-{i}",
+        job_id=job_id,
         account=ACCOUNT,
         queue_arn=QUEUE,
         name=f"name-{i}",
         jd_arn=JD,
         status=status,
         created_at=1_700_000_000_000 + i,
-        doc={"jobId": f"job-{i}", "status": status.value},
-        depends_on=[f"job-{i - 1}"] if i else [],
+        doc=doc,
+        depends_on=[f"job-{i - 1}"] if i and not parent else [],
+        array_parent=parent.job_id if parent else None,
+        array_index=index if parent else None,
     )
+
+
+def _move_child(store: SqliteStore) -> None:
+    child = store.get_job("job-5000:0")
+    assert child is not None
+    child.move_to(JobStatus.STARTING)
+    store.update_job(child, JobStatus.RUNNABLE)
 
 
 @pytest.fixture
@@ -45,6 +60,14 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     with store.transaction():
         for i in range(2000):
             store.insert_job(_job(i, statuses[i % len(statuses)]))
+        # An array of 50, and some history.
+        parent = _job(5000, JobStatus.SUBMITTED, size=50)
+        store.insert_job(parent)
+        children = [_job(i, JobStatus.RUNNABLE, parent=parent, index=i) for i in range(50)]
+        store.spawn_children(parent, children, 1)
+        for job in store.jobs_in_status((JobStatus.SUBMITTED,), limit=300):
+            job.move_to(JobStatus.PENDING)
+            store.update_job(job, JobStatus.SUBMITTED)
     yield store
     store.close()
 
@@ -70,6 +93,16 @@ QUERIES: dict[str, Callable[[SqliteStore], object]] = {
         ACCOUNT, QUEUE, status=None, name_prefix="name-1", name=None, jd_arn=None, jd_arn_prefix=None,
         created_before=None, created_after=1_700_000_000_000, after=None, limit=100,
     ),
+    "list_jobs of an array": lambda s: s.list_jobs(
+        ACCOUNT, None, array_parent="job-5000", status=JobStatus.RUNNABLE, name_prefix=None, name=None,
+        jd_arn=None, jd_arn_prefix=None, created_before=None, created_after=None, after=(10, "job-5000:10"),
+        limit=100,
+    ),
+    "children": lambda s: s.children("job-5000", (JobStatus.RUNNABLE, JobStatus.RUNNING)),
+    "array_summaries": lambda s: s.array_summaries([f"job-{i}" for i in range(100)]),
+    "events_after": lambda s: s.events_after(100, account=ACCOUNT),
+    "events_after of a job": lambda s: s.events_after(0, job_id="job-7", account=ACCOUNT),
+    "a child's change of status": lambda s: _move_child(s),
     "purge_finished": lambda s: s.purge_finished(1_700_000_000_050),
 }  # fmt: skip
 
