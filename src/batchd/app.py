@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from batchd.config import Settings
 from batchd.domain.arns import Scope
+from batchd.events.hub import EventHub
+from batchd.events.stream import EventStreams
+from batchd.events.webhooks import Webhooks
 from batchd.executors.registry import Executors
-from batchd.protocol.asgi import BatchApp, PreAuthenticate
+from batchd.protocol.asgi import BatchApp, Page, PreAuthenticate, healthz
 from batchd.protocol.model import routes
 from batchd.protocol.sigv4 import SignatureVerifier, load_credentials_file
 from batchd.scheduler.loop import Scheduler
@@ -29,6 +32,8 @@ class Server:
     store: SqliteStore
     scheduler: Scheduler
     executors: Executors
+    # Closed when the server begins to stop, so open /events streams end instead of holding it up.
+    events: EventHub
 
 
 def _persistent_secret(store: SqliteStore, key: str, size: int) -> str:
@@ -59,6 +64,16 @@ def build(settings: Settings) -> Server:
         tenancy=tenancy,
     )
     service = BatchService(deps)
+    events = EventHub()
+    store.add_event_listener(events.notify)
+    # Before the scheduler starts: events of its start-up recovery reach new webhooks too.
+    webhooks = Webhooks(settings.event_webhooks, store, events)
+    streams = EventStreams(store, events, settings.event_heartbeat_seconds)
+    pages: dict[tuple[str, str], Page] = {
+        ("GET", "/healthz"): healthz,
+        ("HEAD", "/healthz"): healthz,
+        ("GET", "/events"): streams.page,
+    }
 
     default_caller = Caller(Scope(settings.region, settings.account_id))
     if settings.credentials_file is not None:
@@ -86,13 +101,16 @@ def build(settings: Settings) -> Server:
             return default_caller
 
     async def start() -> None:
+        await webhooks.start()
         await scheduler.start()
 
     async def stop() -> None:
+        events.close()
+        await webhooks.stop()
         await scheduler.stop()
         store.close()
 
     app = BatchApp(
-        routes(service.operations), service.operations, authenticate, [start], [stop], pre_authenticate
+        routes(service.operations), service.operations, authenticate, [start], [stop], pre_authenticate, pages
     )
-    return Server(app=app, store=store, scheduler=scheduler, executors=executors)
+    return Server(app=app, store=store, scheduler=scheduler, executors=executors, events=events)

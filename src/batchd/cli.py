@@ -1,20 +1,25 @@
-"""The `batchd` command: `batchd serve` runs the server, `batchd logs JOB_ID` prints a job's output."""
+"""The `batchd` command: `batchd serve` runs the server, `batchd logs JOB_ID` prints a job's output,
+`batchd events` prints job state changes."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import math
 import os
 import re
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from batchd.config import DEFAULT_ACCOUNT_ID, DEFAULT_PORT, Settings
 from batchd.domain.names import ACCOUNT_ID
+from batchd.events.command import DEFAULT_ENDPOINT
+from batchd.events.webhooks import webhook_problem
 from batchd.store.errors import StoreError
 from batchd.store.integrity import check_logs_without_database
 
@@ -95,6 +100,20 @@ def _log_level(text: str) -> str:
     return text.lower()
 
 
+def _webhook(text: str) -> str:
+    problem = webhook_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _event_id(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an event id (0 or more), got {text!r}")
+    return value
+
+
 def _one_line_error(message: str) -> NoReturn:
     print(f"batchd serve: {message} (see batchd serve --help)", file=sys.stderr)
     sys.exit(2)
@@ -139,6 +158,15 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        help=argparse.SUPPRESS)  # fmt: skip
     serve.add_argument("--log-level", type=_log_level, default=_env("LOG_LEVEL", "info"),
                        help="debug, info, warning, error or critical (BATCHD_LOG_LEVEL)")  # fmt: skip
+    # The variable's URLs are separated by whitespace, which a URL never holds unescaped. argparse checks
+    # only flag values with `type`, so serve() checks the variable's.
+    serve.add_argument("--event-webhook", action="append", metavar="URL", type=_webhook,
+                       default=(_env("EVENT_WEBHOOK") or "").split(),
+                       help="POST every job event (EventBridge JSON) to this http(s) URL, in order, at least "
+                       "once; repeatable (BATCHD_EVENT_WEBHOOK, separated by spaces)")  # fmt: skip
+    # Undocumented on purpose: the /events keep-alive interval, lowered only so tests can see one.
+    serve.add_argument("--event-heartbeat-seconds", type=_positive,
+                       default=_env("EVENT_HEARTBEAT_SECONDS", "15"), help=argparse.SUPPRESS)  # fmt: skip
 
 
 def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,6 +176,20 @@ def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing while the job runs")
     logs.add_argument("--attempt", type=int, help="one attempt (1-based); default: all of them")
     logs.add_argument("--no-timestamps", action="store_true", help="print the output lines only")
+
+
+def _events_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser("events", help="print job state changes, one EventBridge JSON per line")
+    events.add_argument("--follow", "-f", action="store_true",
+                        help="keep printing new events, reconnecting after a dropped connection")  # fmt: skip
+    events.add_argument("--after", type=_event_id, metavar="ID",
+                        help="start after this event id; default: the oldest event kept")  # fmt: skip
+    events.add_argument("--job", metavar="JOB_ID", help="one job's events only")
+    events.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_BATCH", DEFAULT_ENDPOINT),
+                        help=f"the server, default {DEFAULT_ENDPOINT} (AWS_ENDPOINT_URL_BATCH)")  # fmt: skip
+    events.add_argument("--region", type=_region,
+                        help="region to sign for; default botocore's (AWS_DEFAULT_REGION, profile), "
+                        "else us-east-1")  # fmt: skip
 
 
 def _one_line(exc: BaseException) -> str:
@@ -176,6 +218,11 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    for url in args.event_webhook:
+        problem = webhook_problem(url)
+        if problem is not None:
+            print(f"batchd: --event-webhook {problem}", file=sys.stderr)
+            return 2
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -191,6 +238,8 @@ def serve(args: argparse.Namespace) -> int:
         min_timeout_seconds=args.min_timeout_seconds,
         log_level=args.log_level,
         host_mount_allow=tuple(args.host_mount_allow),
+        event_webhooks=tuple(args.event_webhook),
+        event_heartbeat_seconds=args.event_heartbeat_seconds,
     )
     # Everything batchd creates in the data directory is the server's alone: files 0600, directories 0700.
     os.umask(0o077)
@@ -227,7 +276,7 @@ def serve(args: argparse.Namespace) -> int:
         mode,
         settings.data_dir,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         server.app,
         host=settings.host,
         port=settings.port,
@@ -243,7 +292,30 @@ def serve(args: argparse.Namespace) -> int:
         # uvicorn's httptools protocol plus a deadline for each request's line and headers (slowloris).
         http="batchd.protocol.connections:HeaderDeadlineProtocol",
     )
+    uvicorn_server = _uvicorn_server()(config, server.events.close)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn_server.run()
+    if not uvicorn_server.started:
+        return 3  # uvicorn's own exit status for a failed start-up
     return 0
+
+
+def _uvicorn_server() -> type[Any]:
+    import uvicorn
+
+    class Uvicorn(uvicorn.Server):
+        """uvicorn's server, which first ends open event streams when it begins to shut down: it waits
+        for every connection to finish its response, and a stream would otherwise never finish."""
+
+        def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+            super().__init__(config)
+            self._on_shutdown = on_shutdown
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            self._on_shutdown()
+            await super().shutdown(sockets)
+
+    return Uvicorn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,9 +323,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _logs_parser(sub)
+    _events_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "events":
+        from batchd.events.command import print_events
+
+        return print_events(args.endpoint_url, args.region, args.follow, args.after, args.job)
     from batchd.logs_command import print_logs
 
     return print_logs(Path(args.data_dir), args.job_id, args.follow, args.attempt, not args.no_timestamps)

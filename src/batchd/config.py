@@ -29,6 +29,10 @@ class Settings:
     log_level: str = "info"
     # Host directories untrusted accounts' job definitions may mount (docs/security.md).
     host_mount_allow: tuple[str, ...] = ()
+    # URLs every job event is POSTed to (docs/jobs.md, Events).
+    event_webhooks: tuple[str, ...] = ()
+    # Seconds between keep-alive comments on an idle /events stream; lowered only by tests.
+    event_heartbeat_seconds: float = 15.0
 
     @property
     def database_path(self) -> Path:

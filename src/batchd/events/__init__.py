@@ -1,0 +1,1 @@
+"""Job state change events: the EventBridge shape, the `GET /events` stream, webhooks and `batchd events`."""
