@@ -43,7 +43,7 @@ def print_logs(data_dir: Path, job_id: str, follow: bool, attempt: int | None, t
         print(f"batchd: no batchd data in {data_dir} (use --data-dir)", file=sys.stderr)
         return 2
     try:
-        store = SqliteStore(settings.database_path)
+        store = SqliteStore(settings.database_path, owner=False)
     except Exception as exc:
         print(f"batchd: {exc}", file=sys.stderr)
         return 2

@@ -315,3 +315,18 @@ def test_typed_dependencies_are_checked_at_submit(client: Any) -> None:
             submit(client, queue, definition, **kwargs)
     listed = list_all(client, jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])
     assert {j["jobId"] for j in listed} == {three, ordinary}
+
+
+def test_cancel_a_large_array_while_its_children_are_being_created(client: Any) -> None:
+    queue = new_queue(client, state="DISABLED")
+    definition = register(client, uniq("d"), ["true"])
+    parent = submit(client, queue, definition, arrayProperties={"size": 10_000})
+    # Children are created a chunk per pass: cancel once some exist, most likely before the last.
+    wait_for(lambda: sum(summary(client, parent).values()) > 0, what="the first children")
+    client.cancel_job(jobId=parent, reason="too many")
+    done = wait_status(client, parent, timeout=60)
+    assert done["status"] == "FAILED"
+    assert done["arrayProperties"]["statusSummary"]["FAILED"] == 10_000
+    last = describe(client, f"{parent}:9999")
+    assert last["status"] == "FAILED" and last["statusReason"] == "too many" and last["isCancelled"] is True
+    assert list_all(client, arrayJobId=parent, jobStatus="RUNNABLE") == []

@@ -20,7 +20,7 @@ from typing import Any
 
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
-from batchd.domain.arrays import child_dependencies, child_doc, parent_of, parent_outcome
+from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
@@ -33,7 +33,7 @@ from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
 from batchd.service.lifecycle import fail_queued
 from batchd.store.errors import Conflict, StoreError
-from batchd.store.records import JobRecord
+from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy
 
@@ -41,6 +41,8 @@ log = logging.getLogger("batchd.scheduler")
 
 TICK_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 300.0
+# Array children created per pass: about 40 ms of work, so a large array never stalls requests for long.
+SPAWN_PER_PASS = 500
 
 
 def _now() -> int:
@@ -93,6 +95,8 @@ class Scheduler:
         self._over_quota: set[str] = set()
         # PENDING jobs found at start, decided again on the first pass.
         self._unresolved: list[JobRecord] = []
+        # Array parents whose children are still being created, a chunk per pass (a dict: ordered).
+        self._spawning: dict[str, None] = {}
         # Facts the store could not take (disk full, read-only): kept here and written again on every pass
         # until it does, so no job is stranded and none is recorded with another outcome than its own.
         self._unsettled: dict[str, AttemptEnd] = {}  # attempts that ended
@@ -127,6 +131,7 @@ class Scheduler:
         # dependents a failed pass did not get to are not forgotten.
         self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
         self._ended.clear()
+        self._spawning.clear()
 
     async def stop(self) -> None:
         """Leaves running attempts to the next start: containers keep running and are reattached."""
@@ -175,6 +180,7 @@ class Scheduler:
             self._unresolved = []
             for job in admitted:
                 self._admit(job, queues, envs)
+            self._spawn_some(queues, envs)
             self._resolve_ended(queues, envs)
         self._handle_stops()
         self._place(queues, envs, details)
@@ -262,10 +268,11 @@ class Scheduler:
             self._make_runnable(job, queues, envs)
             return
         summary = self._store.array_summary(job.job_id)
-        if summary is not None and summary.spawned:
+        if summary is not None and summary.spawned >= summary.size:
             self._finish_parent(job.job_id)  # found again after a restart
         else:
-            self._spawn(job, queues, envs)
+            self._spawning[job.job_id] = None
+            self.wake()  # created by `_spawn_some`, from the next pass on
 
     def _too_big(
         self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
@@ -288,43 +295,52 @@ class Scheduler:
         if self._write(job, expected):
             self._backlog.add_runnable(_candidate(job), queues)
 
-    def _spawn(
-        self, parent: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
-    ) -> None:
-        """Creates an array's children once the parent's own dependencies are met, in this transaction.
+    def _spawn_some(self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
+        """Creates the next children of the arrays being spawned, SPAWN_PER_PASS at most per pass.
 
-        A child with no dependency of its own (N_TO_N, SEQUENTIAL) is RUNNABLE at once; the others wait
-        PENDING. The parent is PENDING from here until its last child ends."""
-        size = parent.array_size or 0
-        expected = parent.status
-        if parent.status == JobStatus.SUBMITTED:
-            parent.move_to(JobStatus.PENDING)
-        too_big = self._too_big(parent, queues, envs)
-        children: list[JobRecord] = []
-        for index in range(size):
-            waits = [d["jobId"] for d in child_dependencies(parent.doc, index)]
-            status = JobStatus.PENDING if waits else JobStatus.RUNNABLE
-            doc = child_doc(parent.doc, index, status)
-            if too_big and status == JobStatus.RUNNABLE:
-                doc["statusReason"] = REASON_TOO_BIG
-            children.append(
-                JobRecord(
-                    job_id=doc["jobId"], account=parent.account, queue_arn=parent.queue_arn,
-                    name=parent.name, jd_arn=parent.jd_arn, status=status, created_at=parent.created_at,
-                    doc=doc, depends_on=waits, array_parent=parent.job_id, array_index=index,
-                )
-            )  # fmt: skip
-        self._store.spawn_children(parent, children, _now())
-        # After the children, so the parent's PENDING event shows their counts. Nothing else writes
-        # between (a pass is one transaction on the one connection), so this compare-and-set holds.
-        self._write(parent, expected)
-        for child in children:
-            if child.status == JobStatus.RUNNABLE:
-                if too_big:
-                    self._misfits.add(child.job_id)
-                self._backlog.add_runnable(_candidate(child), queues)
+        Children are made once the parent's own dependencies are met, in index order; a 10,000-child
+        array takes a few passes, so requests are served between them. A child with no dependency of
+        its own (N_TO_N, SEQUENTIAL) is RUNNABLE at once; the others wait PENDING. The parent is PENDING
+        from its first children until its last child ends."""
+        budget = SPAWN_PER_PASS
+        for parent_id in list(self._spawning):
+            parent = self._store.get_job(parent_id)
+            summary = self._store.array_summary(parent_id)
+            if (
+                parent is None
+                or summary is None
+                or parent.status.is_terminal
+                or summary.spawned >= summary.size
+            ):
+                del self._spawning[parent_id]
+                continue
+            if budget <= 0:
+                self.wake()  # more to create: the next pass comes right after requests waiting now
+                return
+            stop = min(summary.size, summary.spawned + budget)
+            budget -= stop - summary.spawned
+            children = children_of(parent, range(summary.spawned, stop))
+            too_big = self._too_big(parent, queues, envs)
+            for child in children:
+                if too_big and child.status == JobStatus.RUNNABLE:
+                    child.doc["statusReason"] = REASON_TOO_BIG
+            self._store.spawn_children(parent, children, _now())
+            if parent.status == JobStatus.SUBMITTED:
+                # After the children, so its event shows their counts. Nothing else writes in between
+                # (a pass is one transaction on the one connection), so this compare-and-set holds.
+                parent.move_to(JobStatus.PENDING)
+                self._write(parent, JobStatus.SUBMITTED)
+            for child in children:
+                if child.status == JobStatus.RUNNABLE:
+                    if too_big:
+                        self._misfits.add(child.job_id)
+                    self._backlog.add_runnable(_candidate(child), queues)
+                else:
+                    self._admit(child, queues, envs)
+            if stop >= summary.size:
+                del self._spawning[parent_id]
             else:
-                self._admit(child, queues, envs)
+                self.wake()
 
     def _finish_parent(self, parent_id: str) -> None:
         """Ends an array parent once its last child has ended; its own dependents are decided next."""

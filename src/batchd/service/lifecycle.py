@@ -11,7 +11,7 @@ from typing import Any
 
 from batchd.domain.jobs import ACTIVE, QUEUED, JobStatus
 from batchd.service.common import now_ms
-from batchd.store.records import JobRecord
+from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 
 
@@ -56,11 +56,20 @@ def end_job(store: SqliteStore, job: JobRecord, reason: str, *, terminate: bool,
                 fail_queued(store, job, reason, **{flag: True})
                 endings.ended.append(job.job_id)
             return
-        if not job.status.is_terminal:
-            job.doc[flag] = True
-            store.update_job(job, job.status)
+        if job.status.is_terminal:
+            return
+        job.doc[flag] = True
+        store.update_job(job, job.status)
         for child in store.children(job.job_id, QUEUED | (ACTIVE if terminate else frozenset())):
             end_job(store, child, reason, terminate=terminate, endings=endings)
+        # Children not created yet are created ended, so the parent still ends with its last child.
+        rest = children_of(job, range(summary.spawned, summary.size))
+        stopped_at = now_ms()
+        for child in rest:
+            child.move_to(JobStatus.FAILED, statusReason=reason, stoppedAt=stopped_at, **{flag: True})
+        if rest:
+            store.spawn_children(job, rest, stopped_at)
+            endings.ended.append(rest[-1].job_id)
         return
     if job.status.is_queued:
         fail_queued(store, job, reason, **{flag: True})

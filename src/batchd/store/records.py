@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchd.domain.arrays import child_dependencies, child_doc
 from batchd.domain.jobs import JobStatus, check_transition
 
 
@@ -41,3 +42,21 @@ class JobRecord:
         self.status = target
         self.doc["status"] = target.value
         self.doc.update(changes)
+
+
+def children_of(parent: JobRecord, indexes: range) -> list[JobRecord]:
+    """Children `indexes` of an array parent, as they are created: PENDING when they wait for a
+    dependency of their own (N_TO_N, SEQUENTIAL), else RUNNABLE."""
+    made = []
+    for index in indexes:
+        waits = [d["jobId"] for d in child_dependencies(parent.doc, index)]
+        status = JobStatus.PENDING if waits else JobStatus.RUNNABLE
+        doc = child_doc(parent.doc, index, status)
+        made.append(
+            JobRecord(
+                job_id=doc["jobId"], account=parent.account, queue_arn=parent.queue_arn, name=parent.name,
+                jd_arn=parent.jd_arn, status=status, created_at=parent.created_at, doc=doc, depends_on=waits,
+                array_parent=parent.job_id, array_index=index,
+            )
+        )  # fmt: skip
+    return made

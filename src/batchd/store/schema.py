@@ -63,7 +63,7 @@ V2 = (
     """CREATE TABLE array_jobs (
         parent_id TEXT PRIMARY KEY,
         size INTEGER NOT NULL,
-        spawned INTEGER NOT NULL DEFAULT 0,
+        spawned INTEGER NOT NULL DEFAULT 0, -- children created so far: indexes 0 to spawned - 1
         updated_at INTEGER NOT NULL,
         SUBMITTED INTEGER NOT NULL DEFAULT 0,
         PENDING INTEGER NOT NULL DEFAULT 0,

@@ -40,7 +40,7 @@ class ArraySummary:
     """An array parent's size and its children's count per status (the wire's statusSummary)."""
 
     size: int
-    spawned: bool
+    spawned: int  # children created so far: indexes 0 to spawned - 1
     updated_at: int
     counts: dict[str, int]
 
@@ -72,13 +72,17 @@ def _dumps(value: Any) -> str:
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL", owner: bool = True) -> None:
+        """`owner` is the server: it checks the file before opening it and runs its checkpoints. Another
+        process that only reads beside a running server (`batchd logs`) must do neither: a checkpoint in
+        progress looks like a damaged file from outside, and two checkpointers would compete."""
         self._depth = 0
         # Called after a commit that appended job events (e.g. to wake event streams); never inside one.
         self._event_listeners: list[Callable[[], None]] = []
         self._events_appended = False
         path.parent.mkdir(parents=True, exist_ok=True)
-        check_database(path)
+        if owner:
+            check_database(path)
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -92,8 +96,9 @@ class SqliteStore:
                 self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database at {path}: {exc}") from exc
-        self._checkpointer = Checkpointer(path)
-        self._checkpointer.start()
+        self._checkpointer = Checkpointer(path) if owner else None
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def _migrate(self) -> None:
         """Applies the migrations this database has not had yet, in the transaction that opens it."""
@@ -112,7 +117,8 @@ class SqliteStore:
             self.set_meta("schema_version", str(number))
 
     def close(self) -> None:
-        self._checkpointer.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         # The last connection to close checkpoints what is left and removes the WAL file.
         self._db.close()
 
@@ -260,31 +266,42 @@ class SqliteStore:
                 (job.job_id, size, job.created_at),
             )
 
-    def insert_jobs(self, jobs: Sequence[JobRecord]) -> None:
-        """Jobs as they are created, in order: their `seq` is their submission order."""
-        for job in jobs:
-            cursor = self._db.execute(_INSERT_JOB, self._row(job))
-            job.seq = int(cursor.lastrowid or 0)
+    def insert_jobs(self, jobs: Sequence[JobRecord]) -> list[str]:
+        """Jobs as they are created, in order: their `seq` is their submission order. Returns each one's
+        document as written, for a caller that writes it again (an event) without serialising it twice."""
+        rows = [self._row(job) for job in jobs]
+        self._db.executemany(_INSERT_JOB, rows)
+        # One writer and one transaction: the rows just inserted hold the last len(jobs) sequence numbers.
+        last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+        for offset, job in enumerate(jobs, start=last - len(jobs) + 1):
+            job.seq = offset
+        docs = [row[8] for row in rows]
         dependencies = [(job.job_id, dep) for job in jobs for dep in job.depends_on]
         if dependencies:
             self._db.executemany(
                 "INSERT OR IGNORE INTO job_dependencies(job_id, depends_on) VALUES (?, ?)", dependencies
             )
+        return docs
 
     def spawn_children(self, parent: JobRecord, children: Sequence[JobRecord], at: int) -> None:
-        """An array's children, created together in the status each starts in: PENDING when it waits for
-        a dependency of its own, else RUNNABLE at once. A RUNNABLE child's event is written with it."""
-        self.insert_jobs(children)
+        """The next of an array's children, in index order, each in the status it starts in (PENDING when
+        it waits for a dependency of its own, else RUNNABLE, or FAILED when the array was cancelled
+        first). The event of each child that did not start PENDING is written with it."""
+        docs = self.insert_jobs(children)
         self._db.executemany(
             "INSERT INTO job_events(account, job_id, at, doc) VALUES (?, ?, ?, ?)",
-            [(c.account, c.job_id, at, _dumps(c.doc)) for c in children if c.status != JobStatus.PENDING],
+            [
+                (c.account, c.job_id, at, doc)
+                for c, doc in zip(children, docs, strict=True)
+                if c.status != JobStatus.PENDING
+            ],
         )
         self._events_appended = True
         counts = Counter(c.status.value for c in children)
         assignments = ", ".join(f"{status} = {status} + ?" for status in counts)
         self._db.execute(
-            f"UPDATE array_jobs SET spawned = 1, {assignments}, updated_at = ? WHERE parent_id = ?",
-            (*counts.values(), at, parent.job_id),
+            f"UPDATE array_jobs SET spawned = spawned + ?, {assignments}, updated_at = ? WHERE parent_id = ?",
+            (len(children), *counts.values(), at, parent.job_id),
         )
 
     def update_job(self, job: JobRecord, expected: JobStatus) -> None:
@@ -344,7 +361,7 @@ class SqliteStore:
         )
         return {
             r[0]: ArraySummary(
-                int(r[1]), bool(r[2]), int(r[3]), dict(zip(_STATUSES, map(int, r[4:]), strict=True))
+                int(r[1]), int(r[2]), int(r[3]), dict(zip(_STATUSES, map(int, r[4:]), strict=True))
             )
             for r in rows
         }
