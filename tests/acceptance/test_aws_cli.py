@@ -252,3 +252,52 @@ def test_the_cli_follows_next_tokens(aws, server):  # type: ignore[no-untyped-de
         "--starting-token", first["NextToken"],
     )  # fmt: skip
     assert [d["revision"] for d in rest["jobDefinitions"]] == [4, 5]
+
+
+def test_array_jobs_through_the_cli(aws: Cli, server: Server) -> None:
+    setup = server.client()
+    setup.create_compute_environment(
+        computeEnvironmentName="cli-array-ce",
+        type="MANAGED",
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+    )
+    setup.create_job_queue(
+        jobQueueName="cli-array-q",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "cli-array-ce"}],
+    )
+    setup.register_job_definition(
+        jobDefinitionName="cli-array",
+        type="container",
+        containerProperties={
+            "image": "busybox", "vcpus": 1, "memory": 8,
+            "command": ["sh", "-c", "echo index $AWS_BATCH_JOB_ARRAY_INDEX"],
+        },
+    )  # fmt: skip
+    first = aws(
+        "submit-job", "--job-name", "cli-array", "--job-queue", "cli-array-q",
+        "--job-definition", "cli-array", "--array-properties", "size=3",
+    )["jobId"]  # fmt: skip
+    then = aws(
+        "submit-job", "--job-name", "cli-array-then", "--job-queue", "cli-array-q",
+        "--job-definition", "cli-array", "--array-properties", "size=3",
+        "--depends-on", f"jobId={first},type=N_TO_N", "type=SEQUENTIAL",
+    )["jobId"]  # fmt: skip
+    assert wait_status(setup, then, timeout=60)["status"] == "SUCCEEDED"
+    parent = job_status(aws, then)
+    assert parent["arrayProperties"]["size"] == 3
+    assert parent["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 3
+    assert parent["dependsOn"] == [{"jobId": first, "type": "N_TO_N"}, {"type": "SEQUENTIAL"}]
+    listed = aws("list-jobs", "--array-job-id", then, "--job-status", "SUCCEEDED")["jobSummaryList"]
+    assert [j["arrayProperties"]["index"] for j in listed] == [0, 1, 2]
+    child = job_status(aws, f"{then}:2")
+    assert child["dependsOn"] == [
+        {"jobId": f"{first}:2", "type": "N_TO_N"},
+        {"jobId": f"{then}:1", "type": "SEQUENTIAL"},
+    ]
+    assert logs(server, f"{then}:2", "--no-timestamps").stdout.splitlines() == ["index 2"]
+    stderr = aws.fails(
+        "submit-job", "--job-name", "x", "--job-queue", "cli-array-q", "--job-definition", "cli-array",
+        "--array-properties", "size=1",
+    )  # fmt: skip
+    assert "between 2 and 10,000" in stderr
