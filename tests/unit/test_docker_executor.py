@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -616,6 +617,52 @@ def test_oom_reason_from_the_events_when_the_state_lacks_it(
                 await executor._oom_killed(oom_id, oom_state),
                 await executor._oom_killed(killed_id, killed_state),
             )
+        finally:
+            await executor.close()
+
+    assert asyncio.run(scenario()) == (True, False)
+    for container in (oom, killed):
+        container.remove(force=True)
+
+
+def _ended_long_before(state: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The state of a container whose process ended `seconds` before the engine says (FinishedAt)."""
+    finished = docker_executor._epoch(state["FinishedAt"])
+    assert finished is not None
+    moment = datetime.fromtimestamp(finished - seconds, UTC)
+    return {**state, "FinishedAt": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+def test_oom_reason_when_the_engine_logs_the_end_long_after_the_exit(
+    tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    # A loaded engine logs a container's die, and a late oom after it, seconds after the process ended
+    # (State.FinishedAt). Asked right after that, the events must still be read up to the present, and
+    # the wait for a late oom counted from the die, not from FinishedAt (long past here).
+    oom = engine.containers.run(
+        IMAGE,
+        ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"],
+        detach=True,
+        mem_limit="16m",
+        memswap_limit="16m",
+        labels={"batchd.managed": "true", "batchd.job-id": PREFIX},
+    )
+    killed = engine.containers.run(
+        IMAGE, ["sleep", "60"], detach=True, labels={"batchd.managed": "true", "batchd.job-id": PREFIX}
+    )
+    killed.kill()
+    oom_id, killed_id = str(oom.id), str(killed.id)
+
+    async def scenario() -> tuple[bool, bool]:
+        executor = DockerExecutor()
+        try:
+            ends = []
+            for container_id in (oom_id, killed_id):
+                engine.api.wait(container_id, timeout=120)
+                state = {**engine.api.inspect_container(container_id)["State"], "OOMKilled": False}
+                assert state["ExitCode"] == 137
+                ends.append(await executor._oom_killed(container_id, _ended_long_before(state, 30)))
+            return ends[0], ends[1]
         finally:
             await executor.close()
 

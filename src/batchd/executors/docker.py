@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import struct
 import threading
@@ -49,8 +50,8 @@ CALL_TIMEOUT_S = 300
 PROBLEM_TTL_S = 5.0
 PING_TIMEOUT_S = 5  # twice (version, ping) at most: a busy engine can take seconds to answer
 GIVE_UP_S = 600.0  # the engine unreachable this long while following a container: report the attempt lost
-# How long after a SIGKILLed container's end its "oom" event may still come (the engine can record the
-# exit before the OOM notification, leaving State.OOMKilled false).
+# How long after the engine logged a SIGKILLed container's "die" its "oom" event may still come (the engine
+# can record the exit before the OOM notification, leaving State.OOMKilled false).
 OOM_EVENT_GRACE_S = 2.0
 EXIT_SIGKILL = 137
 MIN_MEMORY_MIB = 6  # the engine refuses smaller limits
@@ -125,27 +126,48 @@ def _epoch(stamp: str) -> float | None:
     return None
 
 
-def _oom_event(api: docker.APIClient, container_id: str, state: dict[str, Any]) -> bool:
-    """Whether the engine logged an "oom" event for the container since it started. Asked when it was
-    SIGKILLed yet State.OOMKilled is false: the engine (seen with 20.10 on cgroup v1) records the exit
-    before it handles a late OOM notification, which then only shows in its events. An end this recent
-    may still see that event come: waits for it up to OOM_EVENT_GRACE_S after the end."""
-    started, finished = _epoch(state.get("StartedAt", "")), _epoch(state.get("FinishedAt", ""))
-    now = time.time()
-    # Seconds only: a past `until` answers at once, a future one waits until then.
-    recent = finished is not None and now < finished + OOM_EVENT_GRACE_S
-    until = int(finished + OOM_EVENT_GRACE_S) + 1 if recent and finished is not None else int(now)
-    since = int((started or finished or now) - 1)
-    filters = {"container": container_id, "event": "oom"}
+def _action(event: dict[str, Any]) -> str | None:
+    action = event.get("Action") or event.get("status")
+    return str(action) if action is not None else None
+
+
+def _container_events(
+    api: docker.APIClient, container_id: str, since: int, until: int, actions: list[str]
+) -> list[dict[str, Any]]:
+    """The engine's events of the container between `since` and `until` (epoch seconds, its clock). An
+    `until` the engine has not reached yet makes it answer only then, with what came meanwhile."""
+    filters = {"container": container_id, "event": actions}
     stream = api.events(since=since, until=until, filters=filters, decode=True)
     try:
-        for event in stream:
-            if event.get("status") == "oom" or event.get("Action") == "oom":
-                return True
+        return [event for event in stream if isinstance(event, dict)]
     finally:
         with contextlib.suppress(Exception):
             stream.close()
-    return False
+
+
+def _oom_event(api: docker.APIClient, container_id: str, state: dict[str, Any]) -> bool:
+    """Whether the engine logged an "oom" event for the container since it started. Asked when it was
+    SIGKILLed yet State.OOMKilled is false: the engine (seen with 20.10 on cgroup v1) records the exit
+    before it handles a late OOM notification, which then only shows in its events, after the "die".
+
+    The wait for a late event counts from the engine's "die", not from State.FinishedAt: FinishedAt is when
+    the process ended, and a loaded engine logs the die seconds later (it copies the last output, deletes
+    the task), so a grace counted from FinishedAt could be over before the OOM notification, queued behind
+    the exit, was even handled."""
+    started, finished = _epoch(state.get("StartedAt", "")), _epoch(state.get("FinishedAt", ""))
+    since = int((started or finished or time.time()) - 1)
+    # `until` is in whole seconds and leaves out what came after it: rounded up, never down, or an event
+    # of the last fraction of a second would be missed.
+    logged = _container_events(api, container_id, since, math.ceil(time.time()), ["oom", "die"])
+    if any(_action(event) == "oom" for event in logged):
+        return True
+    ends = [int(e["timeNano"]) / 1e9 for e in logged if _action(e) == "die" and "timeNano" in e]
+    end = max([*ends, *([finished] if finished is not None else [])], default=None)
+    if end is None:
+        return False
+    # Measured by the engine's clock: a deadline it has passed answers at once.
+    later = _container_events(api, container_id, since, math.ceil(end + OOM_EVENT_GRACE_S), ["oom"])
+    return any(_action(event) == "oom" for event in later)
 
 
 class _Follower(threading.Thread):
