@@ -417,7 +417,8 @@ def test_cli_follows_across_a_server_restart(tmp_path: Path) -> None:
                 return [json.loads(line) for line in (tmp_path / "out").read_text().splitlines() if line]
 
             wait_for(lambda: len(printed()) >= 4, timeout=DEADLINE, what="the first job's events")
-            srv.stop()
+            # kill -9: the follower's connection drops mid-stream, with no clean end.
+            srv.kill()
             srv.start()
             second = run_true(srv.client(), queue)
             wait_for(
@@ -481,6 +482,35 @@ class Receiver:
             return [e["id"] for e in self.accepted]
 
 
+def test_webhook_cursor_survives_a_kill(tmp_path: Path) -> None:
+    port = free_port()
+    srv = Server(tmp_path / "data", ["--executor", "local", "--event-webhook", f"http://127.0.0.1:{port}/"])
+    receiver = Receiver(port).start()
+    try:
+        with srv:
+            client = srv.client()
+            queue = setup_queue(client)
+            run_true(client, queue)
+            delivered = [e["id"] for _, e in read_all(srv)]
+            wait_for(lambda: receiver.ids() == delivered, timeout=DEADLINE, what="the first job's events")
+            srv.kill()
+            srv.start()
+            second = run_true(srv.client(), queue)
+            expected = [e["id"] for _, e in read_all(srv)]
+            wait_for(
+                lambda: list(dict.fromkeys(receiver.ids())) == expected, timeout=DEADLINE, what="the rest"
+            )
+            ids = receiver.ids()
+            # Only an event whose cursor a kill -9 beat can come twice: here at most the last one.
+            assert ids[: len(delivered)] == delivered
+            assert ids[len(delivered) :] in (expected[len(delivered) :], expected[len(delivered) - 1 :])
+            assert [
+                e["detail"]["status"] for e in receiver.accepted if e["detail"]["jobId"] == second
+            ] == LIFE
+    finally:
+        receiver.stop()
+
+
 def test_bad_webhook_url_is_refused_at_start(tmp_path: Path) -> None:
     result = subprocess.run(
         [*BATCHD, "serve", "--data-dir", str(tmp_path / "d"), "--event-webhook", "ftp://example.com/x"],
@@ -490,6 +520,18 @@ def test_bad_webhook_url_is_refused_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "http:// or https://" in result.stderr
+
+
+def test_bad_webhook_url_in_the_environment_is_refused_too(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*BATCHD, "serve", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "BATCHD_EVENT_WEBHOOK": "http://127.0.0.1:9/ok mailto:ops@example.com"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "'mailto:ops@example.com'" in result.stderr
 
 
 def test_webhook_down_at_first_gets_every_event_in_order_and_resumes_after_restart(tmp_path: Path) -> None:

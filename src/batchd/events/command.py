@@ -8,6 +8,7 @@ printed twice or skipped.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
@@ -26,6 +27,14 @@ MAX_RECONNECT_SECONDS = 5.0
 
 class _Fatal(Exception):
     """An answer that retrying cannot change (refused signature, bad query): reported, exit 1."""
+
+
+class _Dropped(OSError):
+    """The connection ended mid-stream; `after` is the last event printed before it did."""
+
+    def __init__(self, after: int | None, cause: Exception) -> None:
+        super().__init__(str(cause) or type(cause).__name__)
+        self.after = after
 
 
 def _credentials() -> tuple[Any, str | None]:
@@ -110,10 +119,16 @@ class _Reader:
             raise OSError(message) from None
         self.opened += 1
         with response:
-            for event_id, data in _sse_events(response):
-                print(data, flush=True)
-                if event_id is not None:
-                    after = event_id
+            try:
+                for event_id, data in _sse_events(response):
+                    print(data, flush=True)
+                    if event_id is not None:
+                        after = event_id
+            except http.client.HTTPException as exc:
+                # The server went away mid-stream (killed): a dropped connection, resumed from `after`.
+                raise _Dropped(after, exc) from None
+            except OSError as exc:
+                raise _Dropped(after, exc) from None
         return after
 
 
@@ -132,6 +147,8 @@ def print_events(endpoint: str, region: str | None, follow: bool, after: int | N
                 print(f"batchd events: {exc}", file=sys.stderr)
                 return 1
             except OSError as exc:
+                if isinstance(exc, _Dropped):
+                    after = exc.after
                 reason = getattr(exc, "reason", None) or exc
                 if not follow:
                     print(f"batchd events: cannot read {endpoint}/events: {reason}", file=sys.stderr)
