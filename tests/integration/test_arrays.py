@@ -102,6 +102,7 @@ def test_parent_fails_once_every_child_ended_and_one_failed(client: Any, tmp_pat
     script = f'[ "$AWS_BATCH_JOB_ARRAY_INDEX" = 1 ] && exit 3; {gate_wait(gate)}'
     definition = register(client, uniq("d"), ["sh", "-c", script])
     parent = submit(client, queue, definition, arrayProperties={"size": 3})
+    wait_for(lambda: client.describe_jobs(jobs=[f"{parent}:1"])["jobs"], what="the children to exist")
     assert wait_status(client, f"{parent}:1")["status"] == "FAILED"
     wait_for(lambda: summary(client, parent)["RUNNING"] == 2, what="two children running")
     assert describe(client, parent)["status"] == "PENDING"
@@ -330,3 +331,21 @@ def test_cancel_a_large_array_while_its_children_are_being_created(client: Any) 
     last = describe(client, f"{parent}:9999")
     assert last["status"] == "FAILED" and last["statusReason"] == "too many" and last["isCancelled"] is True
     assert list_all(client, arrayJobId=parent, jobStatus="RUNNABLE") == []
+
+
+def test_n_to_n_on_an_array_that_failed_before_its_children_existed(client: Any) -> None:
+    queue = new_queue(client)
+    failing = submit(client, queue, register(client, uniq("x"), ["false"]))
+    first = submit(
+        client, queue, register(client, uniq("f"), ["true"]), arrayProperties={"size": 3},
+        dependsOn=[{"jobId": failing}],
+    )  # fmt: skip
+    second = submit(
+        client, queue, register(client, uniq("s"), ["true"]), arrayProperties={"size": 3},
+        dependsOn=[{"jobId": first, "type": "N_TO_N"}],
+    )  # fmt: skip
+    assert wait_status(client, first)["statusReason"] == "Dependent Job failed"
+    assert client.describe_jobs(jobs=[f"{first}:0"])["jobs"] == []
+    done = wait_status(client, second)
+    assert done["status"] == "FAILED"
+    assert {k["statusReason"] for k in children(client, second, 3)} == {"Dependent Job failed"}

@@ -20,7 +20,7 @@ from typing import Any
 
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
-from batchd.domain.arrays import parent_of, parent_outcome
+from batchd.domain.arrays import child_id, parent_of, parent_outcome
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
@@ -236,7 +236,7 @@ class Scheduler:
 
     def _admit(self, job: JobRecord, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
         deps = self._store.dependencies(job.job_id)
-        statuses = self._store.job_statuses(deps)
+        statuses = self._statuses(deps)
         if any(s == JobStatus.FAILED for s in statuses.values()):
             self._fail_dependent(job)
             return
@@ -342,6 +342,30 @@ class Scheduler:
             else:
                 self.wake()
 
+    def _statuses(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """Stored statuses; a child of an array that ended before creating it counts as FAILED (it never
+        will run), so that whatever waits on it through N_TO_N fails instead of waiting forever."""
+        statuses = self._store.job_statuses(job_ids)
+        unborn = {job_id: parent_of(job_id) for job_id in job_ids if job_id not in statuses}
+        parents = self._store.job_statuses([p for p in unborn.values() if p is not None])
+        for job_id, parent_id in unborn.items():
+            if parent_id is not None and parents.get(parent_id) == JobStatus.FAILED:
+                statuses[job_id] = JobStatus.FAILED
+        return statuses
+
+    def _unborn_children_ended(self, job_id: str) -> None:
+        """An array parent ended before creating all its children: those that wait on one of them
+        (N_TO_N) are decided now, as after any ended job."""
+        summary = self._store.array_summary(job_id)
+        if summary is None or summary.spawned >= summary.size:
+            return
+        waited = [
+            c
+            for i in range(summary.spawned, summary.size)
+            if (c := child_id(job_id, i)) in self._backlog.waiters
+        ]
+        self._ended.extend(waited)
+
     def _finish_parent(self, parent_id: str) -> None:
         """Ends an array parent once its last child has ended; its own dependents are decided next."""
         summary = self._store.array_summary(parent_id)
@@ -363,10 +387,12 @@ class Scheduler:
             parent_id = parent_of(ended)
             if parent_id is not None:
                 self._finish_parent(parent_id)
+            else:
+                self._unborn_children_ended(ended)
             waiting = self._backlog.waiters.pop(ended, set())
             if not waiting:
                 continue
-            status = self._store.job_statuses([ended]).get(ended)
+            status = self._statuses([ended]).get(ended)
             for job_id in waiting:
                 deps = self._backlog.pending.get(job_id)
                 job = None if deps is None else self._store.get_job(job_id)
