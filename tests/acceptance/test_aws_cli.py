@@ -12,7 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.support import ACCOUNT, Server, ce_arn, describe, jd_arn, jq_arn, logs, module_server, wait_status
+from tests.support import (
+    ACCOUNT,
+    Server,
+    ce_arn,
+    describe,
+    jd_arn,
+    jq_arn,
+    logs,
+    make_environment,
+    module_server,
+    wait_status,
+)
 
 
 def aws_executable() -> str:
@@ -256,16 +267,7 @@ def test_the_cli_follows_next_tokens(aws, server):  # type: ignore[no-untyped-de
 
 def test_array_jobs_through_the_cli(aws: Cli, server: Server) -> None:
     setup = server.client()
-    setup.create_compute_environment(
-        computeEnvironmentName="cli-array-ce",
-        type="MANAGED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
-    )
-    setup.create_job_queue(
-        jobQueueName="cli-array-q",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "cli-array-ce"}],
-    )
+    make_environment(setup, "cli-array-ce", max_vcpus=2, queue="cli-array-q")
     setup.register_job_definition(
         jobDefinitionName="cli-array",
         type="container",
