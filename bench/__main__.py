@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dockerenv, procstat, raw, report
+from bench.arrays import probe_array, run_array_api, run_array_e2e
 from bench.client import make_client, provision_network, setup_fixture
 from bench.dockerenv import DockerInfo
 from bench.e2e import run_e2e
@@ -59,7 +60,7 @@ def parse_args(argv: list[str] | None) -> Settings:
         "--workloads",
         type=_csv(WORKLOADS),
         default=WORKLOADS,
-        help="comma list of raw,api,throughput,light,e2e,scale",
+        help="comma list of " + ",".join(WORKLOADS),
     )
     p.add_argument("--skip-docker", action="store_true", help="do not look for or use a Docker engine")
     p.add_argument("--repeat", type=int, help="runs of api, throughput (default 3, --quick 1)")
@@ -103,6 +104,7 @@ class Bench:
             "throughput": {},
             "light": {},
             "e2e": {},
+            "array": {"probe": {}, "api": {}, "e2e": {}},
             "scale": {},
         }
 
@@ -132,11 +134,11 @@ class Bench:
     # -- phases --------------------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        needs_docker = "e2e" in self.s.workloads or "raw" in self.s.workloads
+        needs_docker = bool({"e2e", "raw", "array"} & set(self.s.workloads))
         if needs_docker:
             self.docker = dockerenv.detect(skip=not self.s.use_docker)
         log(f"docker: {'available' if self.docker.available else 'unavailable'} ({self.docker.reason})")
-        api_like = {"api", "throughput", "light", "e2e", "scale"} & set(self.s.workloads)
+        api_like = {"api", "throughput", "light", "e2e", "array", "scale"} & set(self.s.workloads)
         for fam in self.s.families:
             if not api_like:
                 break
@@ -264,6 +266,82 @@ class Bench:
             log(f"e2e: {spec.name} N={n}: {status}")
             self.results["e2e"].setdefault(spec.name, {}).setdefault(str(n), {"runs": []})["runs"].append(res)
 
+    def run_array(self) -> None:
+        """Array jobs: submit/describe on a DISABLED environment, then one array end to end. A peer is
+        first asked what it does with one array; one that ignores arrayProperties is 'not supported'."""
+        if "array" not in self.s.workloads:
+            return
+        out = self.results["array"]
+        supported: list[str] = []
+        for fam in self.families:
+            if fam == "batchd":
+                supported.append(fam)
+                continue
+            spec = API_TARGETS[fam]
+
+            def probe(spec: TargetSpec = spec) -> None:
+                with Server(spec, self.s, self.docker) as srv:
+                    net = provision_network(srv.endpoint, spec.family)
+                    log(f"array: asking {spec.name} what it does with one array")
+                    out["probe"][spec.name] = probe_array(srv.endpoint, net)
+
+            if not self.guarded(fam, "array", probe):
+                continue
+            if out["probe"][fam]["supported"]:
+                supported.append(fam)
+            else:
+                self.skip(fam, "array", f"not supported: {out['probe'][fam]['answer']}")
+        for fam in supported:
+            spec = API_TARGETS[fam]
+            sizes = self.s.array_sizes if spec.is_batchd else self.s.array_sizes[:1]
+            # The peers' larger sizes once, with a time limit: whether they take them at all is the figure.
+            tries = (
+                {} if spec.is_batchd else dict.fromkeys(self.s.array_sizes[1:], self.s.array_try_timeout_s)
+            )
+
+            def api(
+                spec: TargetSpec = spec, sizes: tuple[int, ...] = sizes, tries: dict[int, float] = tries
+            ) -> None:
+                with Server(spec, self.s, self.docker) as srv:
+                    net = provision_network(srv.endpoint, spec.family)
+                    log(f"array: {spec.name} SubmitJob of arrays of {', '.join(f'{n:,}' for n in sizes)}")
+                    res = run_array_api(
+                        srv.endpoint,
+                        net,
+                        srv.usage,
+                        sizes=sizes,
+                        reps=self.s.array_reps,
+                        describe_reps=self.s.array_describe_reps,
+                        settle_timeout_s=self.s.array_settle_timeout_s,
+                        try_once=tries,
+                    )
+                    res["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
+                    out["api"][spec.name] = res
+
+            self.guarded(spec.name, "array", api)
+        n = self.s.array_e2e_size
+        for fam in self.families:
+            for spec in E2E_TARGETS[fam]:
+                if fam not in supported:
+                    continue  # its reason is already in the skipped list
+                if spec.jobs_in_docker and not self.docker.available:
+                    self.skip(spec.name, "array e2e", f"needs Docker: {self.docker.reason}")
+                    continue
+                if not spec.is_batchd and self.s.peer_e2e_max is not None and n > self.s.peer_e2e_max:
+                    self.limit(spec.name, "array", n)
+                    continue
+                self.guarded(spec.name, "array e2e", partial(self._array_e2e_one, spec, n))
+
+    def _array_e2e_one(self, spec: TargetSpec, n: int) -> None:
+        with Server(spec, self.s, self.docker) as srv:
+            net = provision_network(srv.endpoint, spec.family)
+            log(f"array: {spec.name} one array of {n:,} children end to end")
+            load = os.getloadavg()[0]
+            res = run_array_e2e(srv.endpoint, net, n, self.s.e2e_timeout_s, srv.usage, srv.job_ids)
+            res["loadavg_before"] = load
+            log(f"array: {spec.name} {n:,} children: {'ok' if res['finished'] else res.get('reason', '')}")
+            self.results["array"]["e2e"][spec.name] = res
+
     def run_scale(self) -> None:
         if "scale" not in self.s.workloads:
             return
@@ -309,6 +387,7 @@ class Bench:
             self.guarded("raw", "raw", self.run_raw)
         self.run_api_and_throughput()
         self.run_e2e()
+        self.run_array()
         self.run_scale()
         self.results["meta"] = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),

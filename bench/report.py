@@ -388,6 +388,203 @@ def _raw_e2e(ref: dict[str, Any], metric: str, n: int) -> float | None:
     return None
 
 
+def _array_cell(
+    results: dict[str, Any], t: str, entry: dict[str, Any] | None, value: Any, notes: list[str], what: str
+) -> Cell:
+    if entry is None:
+        return _absent(results, t, "array", notes)
+    note = ""
+    if entry.get("errors"):
+        note = f"({entry['errors']} err)"
+        _footnote(notes, f"{t} {what}: {entry.get('first_error')}")
+    return Cell(value if isinstance(value, int | float) else None, note)
+
+
+def _k(n: int) -> str:
+    return f"{n:,}"
+
+
+def array_api_section(results: dict[str, Any], sizes: list[int], targets: list[str]) -> Section:
+    """SubmitJob and DescribeJobs of array parents on a DISABLED environment."""
+    notes: list[str] = []
+    arr = results.get("array") or {}
+    rows: list[Row] = []
+    for size in sizes:
+        # (figure key in a submit entry, in a tried entry, label, better)
+        metrics: list[tuple[str, str, str, str]] = [
+            ("submit_ms.p50", "submit_ms", f"SubmitJob of one {_k(size)}-child array p50 (ms)", LOWER),
+            ("submit_ms.p99", "", f"SubmitJob of one {_k(size)}-child array p99 (ms)", LOWER),
+            (
+                "all_children_s.p50",
+                "all_children_s",
+                f"{_k(size)}-child array: SubmitJob until every child exists, p50 (s)",
+                LOWER,
+            ),
+            (
+                "cpu_s_per_array",
+                "cpu_s",
+                f"{_k(size)}-child array: server CPU s per array (accepting it, creating the children)",
+                LOWER,
+            ),
+        ]
+        for key, tried_key, label, better in metrics:
+            cells: dict[str, Cell] = {}
+            for t in targets:
+                sub = _get(arr, "api", t, "submit", str(size))
+                tried = _get(arr, "api", t, "tried", str(size))
+                if sub is not None:
+                    cells[t] = _array_cell(results, t, sub, _get(sub, *key.split(".")), notes, f"{_k(size)}")
+                elif tried is not None:
+                    if not tried.get("ok"):
+                        _footnote(
+                            notes,
+                            f"{t}, one try at {_k(size)} (limit {tried['timeout_s']:.0f} s): "
+                            f"{tried['outcome']}",
+                        )
+                        word = (
+                            "DNF"
+                            if "within" in tried["outcome"] or "timeout" in tried["outcome"].lower()
+                            else "failed"
+                        )
+                        cells[t] = Cell(None, word)
+                    elif tried_key:
+                        cells[t] = Cell(tried.get(tried_key), "(1 try)")
+                        _footnote(
+                            notes,
+                            f"{t}: {_k(size)} was tried once (limit {tried['timeout_s']:.0f} s) and it "
+                            f"{tried['outcome']}; its cells at {_k(size)} are that one try",
+                        )
+                    else:
+                        cells[t] = Cell(None, "1 try")
+                elif _get(arr, "api", t) is not None:
+                    cells[t] = Cell(None, "not run")
+                else:
+                    cells[t] = _absent(results, t, "array", notes)
+            rows.append(Row(label, better, cells))
+    describe_sizes = sorted(
+        {int(k) for t in targets for k in (_get(arr, "api", t, "describe") or {})}, reverse=True
+    )
+    for size in describe_sizes[:1] or sizes[-1:]:
+        for q in ("p50", "p99"):
+            cells = {}
+            for t in targets:
+                d = _get(arr, "api", t, "describe", str(size))
+                cells[t] = (
+                    _array_cell(results, t, d, _get(d, "ms", q), notes, "DescribeJobs")
+                    if d
+                    else (
+                        Cell(None, "not run")
+                        if _get(arr, "api", t) is not None
+                        else _absent(results, t, "array", notes)
+                    )
+                )
+            rows.append(Row(f"DescribeJobs of a {_k(size)}-child parent {q} (ms)", LOWER, cells))
+        cells = {}
+        for t in targets:
+            d = _get(arr, "api", t, "describe", str(size))
+            cells[t] = Cell(_get(d, "cpu_ms_per_call")) if d else Cell(None, "—")
+        rows.append(Row(f"DescribeJobs of a {_k(size)}-child parent: server CPU ms per call", LOWER, cells))
+    cells = {}
+    for t in targets:
+        v = _get(arr, "api", t, "peak_rss_mib")
+        cells[t] = Cell(v) if v is not None else _absent(results, t, "array", notes)
+    rows.append(Row("server peak RSS after these arrays (MiB)", LOWER, cells))
+    for fam, probe in sorted((arr.get("probe") or {}).items()):
+        if not probe.get("supported"):
+            _footnote(notes, f"{fam}: arrays not supported; {probe.get('answer')}")
+            continue
+        parent = probe.get("parent") or {}
+        counts = {k: v for k, v in (_get(parent, "arrayProperties", "statusSummary") or {}).items() if v}
+        _footnote(
+            notes,
+            f"{fam}: a first 1,000-child array (asked before these figures, on a server of its own) "
+            f"had children {counts or '—'} and left its parent {parent.get('status')}",
+        )
+    st = _get(results, "meta", "settings") or {}
+    reps, dreps = st.get("array_reps"), st.get("array_describe_reps")
+    intro = (
+        f"One client; each size submitted {reps} times, one after another, to a queue on a DISABLED "
+        "compute environment, so nothing runs (moto gets no Docker engine, so its children fail at once). "
+        "After each submission the bench waits, untimed, until the parent's statusSummary sums to the "
+        "size, so each SubmitJob meets a server done with the previous array; 'until every child exists' "
+        "is timed from the SubmitJob call to the first DescribeJobs (polled every 50 ms, so to within "
+        "50 ms) that shows them all. batchd answers SubmitJob at once and creates the children in its "
+        "scheduler, 500 per pass; moto creates every child, and a thread for each, inside the SubmitJob "
+        "call. The peers run the first size only and each larger size once with a time limit, to record "
+        "whether they take it. DescribeJobs of the largest parent whose children all exist, "
+        f"{dreps} times. CPU is the server's process tree over each phase."
+    )
+    return Section("Array jobs: submit and describe", intro, targets, rows, None, notes)
+
+
+def array_e2e_section(results: dict[str, Any], selected: list[str]) -> Section:
+    notes: list[str] = []
+    arr = results.get("array") or {}
+    st = _get(results, "meta", "settings") or {}
+    n = int(st.get("array_e2e_size") or 0)
+    unsupported = {f for f, p in (arr.get("probe") or {}).items() if not p.get("supported")}
+    targets = [t for t in E2E_ORDER if t.split("-")[0] in selected and t.split("-")[0] not in unsupported]
+    e2e_ran = "e2e" in (st.get("workloads") or [])
+    rows: list[Row] = []
+    for metric, e2e_metric, label, better in (
+        ("wall_s", "wall_s", f"{_k(n)} children: SubmitJob until the parent SUCCEEDED (s)", LOWER),
+        ("children_per_s", "jobs_per_s", f"{_k(n)} children: children/s", HIGHER),
+        ("submit_ms", None, "SubmitJob of the array (ms)", LOWER),
+        ("cpu_s_per_1000", "cpu_s_per_1000", "server CPU s per 1,000 children", LOWER),
+        ("peak_rss_mib", "peak_rss_mib", "server peak RSS (MiB)", LOWER),
+    ):
+        cells: dict[str, Cell] = {}
+        raw: dict[str, float | None] = {}
+        for t in targets:
+            r = _get(arr, "e2e", t)
+            limited = _limited(results, t, "array", n, notes)
+            if limited is not None:
+                cells[t] = limited
+            elif r is None:
+                cells[t] = _absent(results, t, "array e2e", notes)
+            elif not r.get("finished") and metric != "submit_ms":
+                _footnote(notes, f"{t}: {r.get('reason')}")
+                word = "DNF" if "did not finish" in (r.get("reason") or "") else "failed"
+                ok = (r.get("status_summary") or {}).get("SUCCEEDED", 0)
+                cells[t] = Cell(None, f"{word} ({ok}/{n} ok)")
+            else:
+                cells[t] = Cell(r.get(metric))
+            if e2e_metric and t.startswith("batchd"):
+                raw[t] = _get(results, "e2e", t, str(n), "median", e2e_metric)
+        rows.append(Row(label, better, cells, raw))
+    for metric, label, better in (
+        (
+            "wall_s",
+            f"for comparison, {_k(n)} ordinary jobs (e2e workload): time until all SUCCEEDED (s)",
+            LOWER,
+        ),
+        ("jobs_per_s", f"for comparison, {_k(n)} ordinary jobs (e2e workload): jobs/s", HIGHER),
+    ):
+        cells = {}
+        for t in targets:
+            m = _get(results, "e2e", t, str(n), "median")
+            if not e2e_ran:
+                cells[t] = Cell(None, "not run")
+            elif m is None or m.get("finished_runs", 0) == 0:
+                cells[t] = Cell(None, "—" if m is None else "failed")
+            else:
+                cells[t] = Cell(m.get(metric))
+        rows.append(Row(label, better, cells))
+    if not e2e_ran:
+        _footnote(
+            notes, "the e2e workload did not run in this invocation, so there is no ordinary-job figure"
+        )
+    intro = (
+        f"One array of {_k(n)} children (busybox:latest, command true, 1 vCPU, 16 MiB) on an ENABLED "
+        "environment with maxvCpus 4, from a fresh server per target; the client polls DescribeJobs of the "
+        "parent alone every 0.2 s until it is SUCCEEDED. 'ordinary jobs' = the e2e workload's batch of "
+        "the same N on the same target in this invocation (N SubmitJob calls, polled 100 ids at a time); "
+        "the raw column is batchd ÷ that figure. moto starts every child at once (it ignores maxvCpus) "
+        "and marks a parent SUCCEEDED only when every child did."
+    )
+    return Section("Array jobs: end to end", intro, targets, rows, "ordinary jobs", notes)
+
+
 def scale_section(results: dict[str, Any], steps: list[int], targets: list[str]) -> Section:
     notes: list[str] = []
     noop = _get(results, "raw", "noop_api", "submit_ms") or {}
@@ -588,6 +785,14 @@ def render(results: dict[str, Any]) -> str:
         out += render_section(light_section(results, api_targets))
     if "e2e" in wl:
         out += render_section(e2e_section(results, list(st.get("e2e_sizes", [])), fams))
+    if "array" in wl:
+        array_targets = [
+            t
+            for t in api_targets
+            if t == "batchd" or _get(results, "array", "probe", t, "supported") is not False
+        ]
+        out += render_section(array_api_section(results, list(st.get("array_sizes", [])), array_targets))
+        out += render_section(array_e2e_section(results, fams))
     if "scale" in wl:
         out += render_section(scale_section(results, list(st.get("scale_steps", [])), api_targets))
     if results["skipped"]:

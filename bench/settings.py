@@ -40,7 +40,7 @@ DOCKER_RUN = [
 E2E_PARALLELISM = CE_MAX_VCPUS // JOB_VCPUS
 
 FAMILIES = ("batchd", "moto", "localbatch")
-WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "scale")
+WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "array", "scale")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,17 @@ class Settings:
     # Plain `docker run` at the end-to-end parallelism, as many as the smallest end-to-end batch, which
     # is compared with it directly (larger batches by rate).
     raw_docker_batch: int = 200
+    # Array jobs (bench/arrays.py): SubmitJob of one array of each size, array_reps times, on a DISABLED
+    # environment (batchd; the peers get the first size and one try of the others, each with a read
+    # timeout of array_try_timeout_s, to see whether they take it), DescribeJobs of the largest parent
+    # array_describe_reps times, and one array of array_e2e_size children run end to end (peers only up to
+    # peer_e2e_max, as the e2e workload's batches).
+    array_sizes: tuple[int, ...] = (1000, 10_000)
+    array_reps: int = 20
+    array_describe_reps: int = 100
+    array_settle_timeout_s: float = 120.0
+    array_try_timeout_s: float = 180.0
+    array_e2e_size: int = 1000
     # bench/results/<output>.{md,json}
     output: str = "latest"
     use_docker: bool = True
@@ -145,6 +156,11 @@ class Settings:
                 "raw_fork_n": 100,
                 "raw_docker_n": 3,
                 "raw_docker_batch": 20,
+                "array_reps": 5,
+                "array_describe_reps": 20,
+                "array_settle_timeout_s": 60.0,
+                "array_try_timeout_s": 90.0,
+                "array_e2e_size": 50,
                 "output": "quick",
             }
         if full:
