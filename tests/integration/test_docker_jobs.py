@@ -178,3 +178,20 @@ def test_restart_after_kill_reattaches_and_settles(docker_server: Server, tmp_pa
     assert len(finished["attempts"]) == 1
     output = logs(docker_server, late, "--no-timestamps").stdout
     assert output.count("started") == 1 and "finished" in output
+
+
+def test_array_children_run_as_containers(docker_server: Server) -> None:
+    client = docker_server.client()
+    queue = make_environment(client)
+    register(client, "array", ["sh", "-c", "echo index=$AWS_BATCH_JOB_ARRAY_INDEX id=$AWS_BATCH_JOB_ID"])
+    parent = client.submit_job(
+        jobName="array", jobQueue=queue, jobDefinition="array", arrayProperties={"size": 2}
+    )
+    done = wait_status(client, parent["jobId"], timeout=90)
+    assert done["status"] == "SUCCEEDED", done
+    for index in range(2):
+        child = f"{parent['jobId']}:{index}"
+        assert describe(client, child)["container"]["exitCode"] == 0
+        output = logs(docker_server, child, "--no-timestamps").stdout.splitlines()
+        assert output == [f"index={index} id={child}"]
+        assert _container_ids(child) == []  # removed once settled

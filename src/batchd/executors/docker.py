@@ -517,8 +517,11 @@ class DockerExecutor:
 
 
 def _container_name(spec: LaunchSpec) -> str:
-    """One name per attempt: a restarted server finds an attempt by it even without its handle."""
-    return f"batchd-{spec.job_id}-{spec.attempt}"
+    """One name per attempt: a restarted server finds an attempt by it even without its handle.
+
+    Container names allow [a-zA-Z0-9_.-] only: an array child's `<parent>:<index>` becomes
+    `<parent>.<index>`, which no other job id can be (ids are UUIDs, or children of one)."""
+    return f"batchd-{spec.job_id.replace(':', '.')}-{spec.attempt}"
 
 
 def _ensure_image(api: docker.APIClient, image: str) -> None:
