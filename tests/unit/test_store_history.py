@@ -151,3 +151,21 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(Exception, match="newer than this batchd"):
         SqliteStore(path)
+
+
+def test_queued_jobs_count_an_arrays_children_created_or_not(store: SqliteStore) -> None:
+    with store.transaction():
+        store.insert_job(job("plain"))
+        store.insert_job(job("p", size=5))
+    # The parent, the ordinary job, and five children not created yet.
+    assert store.count_queued(ACCOUNT, 100) == 7
+    parent = store.get_job("p")
+    assert parent is not None
+    kids = [job(f"p:{i}", S.RUNNABLE, array_parent="p", array_index=i) for i in range(2)]
+    with store.transaction():
+        store.spawn_children(parent, kids, 5)
+    assert store.count_queued(ACCOUNT, 100) == 7
+    kids[0].move_to(S.STARTING)
+    store.update_job(kids[0], S.RUNNABLE)
+    assert store.count_queued(ACCOUNT, 100) == 6
+    assert store.count_queued("000000000000", 100) == 0

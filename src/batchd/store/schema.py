@@ -55,9 +55,6 @@ V2 = (
     """CREATE INDEX jobs_listed ON jobs (account, queue_arn, created_at DESC, job_id)
         WHERE array_parent IS NULL""",
     """CREATE INDEX jobs_children ON jobs (array_parent, array_index) WHERE array_parent IS NOT NULL""",
-    # The account's queued jobs, counted against its quota at SubmitJob.
-    """CREATE INDEX jobs_queued ON jobs (account)
-        WHERE status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')""",
     # One row per array parent: its size and how many children are in each status, kept by the same
     # transaction that moves a child, so DescribeJobs of the parent never reads its children.
     """CREATE TABLE array_jobs (
@@ -73,14 +70,15 @@ V2 = (
         SUCCEEDED INTEGER NOT NULL DEFAULT 0,
         FAILED INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID""",
     # The job event history: one row per status change after submission, in commit order. `doc` is the
-    # job as DescribeJobs showed it right after the change.
+    # job as DescribeJobs showed it right after the change. Every transition writes a row, so the table
+    # has no index and no AUTOINCREMENT (each would be another page written by every commit): seq stays
+    # increasing because the newest row is never purged (see SqliteStore.purge_finished).
     """CREATE TABLE job_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         account TEXT NOT NULL,
         job_id TEXT NOT NULL,
         at INTEGER NOT NULL,
         doc TEXT NOT NULL)""",
-    """CREATE INDEX job_events_of_job ON job_events (job_id, seq)""",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)

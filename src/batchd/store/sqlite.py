@@ -270,11 +270,14 @@ class SqliteStore:
         """Jobs as they are created, in order: their `seq` is their submission order. Returns each one's
         document as written, for a caller that writes it again (an event) without serialising it twice."""
         rows = [self._row(job) for job in jobs]
-        self._db.executemany(_INSERT_JOB, rows)
-        # One writer and one transaction: the rows just inserted hold the last len(jobs) sequence numbers.
-        last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
-        for offset, job in enumerate(jobs, start=last - len(jobs) + 1):
-            job.seq = offset
+        if len(rows) == 1:  # SubmitJob's case: the cheapest way to learn the one seq
+            jobs[0].seq = int(self._db.execute(_INSERT_JOB, rows[0]).lastrowid or 0)
+        else:
+            self._db.executemany(_INSERT_JOB, rows)
+            # One writer, one transaction: the rows just inserted hold the last len(jobs) sequence numbers.
+            last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+            for offset, job in enumerate(jobs, start=last - len(jobs) + 1):
+                job.seq = offset
         docs = [row[8] for row in rows]
         dependencies = [(job.job_id, dep) for job in jobs for dep in job.depends_on]
         if dependencies:
@@ -396,14 +399,13 @@ class SqliteStore:
         self, after: int, *, account: str | None = None, job_id: str | None = None, limit: int = 500
     ) -> list[JobEvent]:
         """Events past `after` in history order; narrowed to one account and/or one job."""
+        # Read in seq order from `after` (the primary key). With `job_id`, a stream's first read may pass
+        # over much of the history; an index would cost every transition a page instead.
         sql = "SELECT seq, account, job_id, at, doc FROM job_events WHERE seq > ?"
         args: list[Any] = [after]
         if job_id is not None:
-            sql = (
-                "SELECT seq, account, job_id, at, doc FROM job_events INDEXED BY job_events_of_job "
-                "WHERE job_id = ? AND seq > ?"
-            )
-            args = [job_id, after]
+            sql += " AND job_id = ?"
+            args.append(job_id)
         if account is not None:
             sql += " AND account = ?"
             args.append(account)
@@ -494,14 +496,21 @@ class SqliteStore:
         return [self._job(r) for r in self._db.execute(sql, values)]
 
     def count_queued(self, account: str, up_to: int) -> int:
-        """The account's jobs not yet placed (SUBMITTED, PENDING, RUNNABLE), array children included,
-        counted up to `up_to`: enough to enforce a quota, without reading a backlog larger than it."""
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_queued WHERE account = ? "
+        """The account's jobs not yet placed (SUBMITTED, PENDING, RUNNABLE), an array's children included
+        (those not created yet too), counted up to about `up_to`: enough to enforce a quota without
+        reading a backlog larger than it. Children are counted from their parents' summaries."""
+        listed = self._db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE account = ? AND array_parent IS NULL "
             "AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE') LIMIT ?)",
             (account, up_to),
         ).fetchone()
-        return int(row[0])
+        children = self._db.execute(
+            "SELECT COALESCE(SUM(a.SUBMITTED + a.PENDING + a.RUNNABLE + a.size - a.spawned), 0) "
+            "FROM jobs AS p JOIN array_jobs AS a ON a.parent_id = p.job_id "
+            "WHERE p.account = ? AND p.array_parent IS NULL AND p.status IN ('SUBMITTED', 'PENDING')",
+            (account,),
+        ).fetchone()
+        return int(listed[0]) + int(children[0])
 
     def jobs_in_queue(self, account: str, queue_arn: str, statuses: Iterable[JobStatus]) -> list[JobRecord]:
         """The queue's ordinary jobs and array parents (not their children) in the given statuses."""
@@ -601,7 +610,12 @@ class SqliteStore:
         )
         self._db.execute(f"DELETE FROM job_dependencies WHERE job_id IN ({chosen})", cutoff)
         self._db.execute(f"DELETE FROM array_jobs WHERE parent_id IN ({chosen})", cutoff)
-        self._db.execute(f"DELETE FROM job_events WHERE job_id IN ({chosen})", cutoff)
+        # The newest event stays, whoever's it is: ids are rowids, and the next one must be higher still.
+        self._db.execute(
+            f"DELETE FROM job_events WHERE job_id IN ({chosen}) "
+            "AND seq < (SELECT MAX(seq) FROM job_events)",
+            cutoff,
+        )
         self._db.execute(f"DELETE FROM jobs WHERE job_id IN ({chosen})", cutoff)
         return [(account, stream) for account, stream in streams if stream]
 
