@@ -10,6 +10,7 @@ import bisect
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 
+from batchd.domain.arrays import parent_of
 from batchd.domain.placement import Candidate, QueueView, rank
 
 
@@ -24,6 +25,9 @@ class Backlog:
         # PENDING jobs → dependencies not yet SUCCEEDED, and the reverse.
         self.pending: dict[str, set[str]] = {}
         self.waiters: dict[str, set[str]] = {}
+        # Array parent → its children that PENDING jobs wait on (N_TO_N): decided when the parent ends,
+        # since children it never created cannot end themselves.
+        self.waited_children: dict[str, set[str]] = {}
 
     # --- RUNNABLE ---------------------------------------------------------------------------------------
 
@@ -79,6 +83,9 @@ class Backlog:
         self.pending[job_id] = deps
         for dep in deps:
             self.waiters.setdefault(dep, set()).add(job_id)
+            parent = parent_of(dep)
+            if parent is not None:
+                self.waited_children.setdefault(parent, set()).add(dep)
 
     def forget(self, job_id: str) -> None:
         """The job ended or left the queue some other way (cancelled, queue deleted)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from batchd.config import Settings
 from batchd.domain.arns import name_of_arn
-from batchd.domain.arrays import child_id, parent_of, parent_outcome
+from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
@@ -354,17 +354,9 @@ class Scheduler:
         return statuses
 
     def _unborn_children_ended(self, job_id: str) -> None:
-        """An array parent ended before creating all its children: those that wait on one of them
-        (N_TO_N) are decided now, as after any ended job."""
-        summary = self._store.array_summary(job_id)
-        if summary is None or summary.spawned >= summary.size:
-            return
-        waited = [
-            c
-            for i in range(summary.spawned, summary.size)
-            if (c := child_id(job_id, i)) in self._backlog.waiters
-        ]
-        self._ended.extend(waited)
+        """An array parent ended, perhaps before creating all its children: jobs waiting on one of them
+        (N_TO_N) are decided now, as after any ended job (a child never created counts as FAILED)."""
+        self._ended.extend(self._backlog.waited_children.pop(job_id, ()))
 
     def _finish_parent(self, parent_id: str) -> None:
         """Ends an array parent once its last child has ended; its own dependents are decided next."""
