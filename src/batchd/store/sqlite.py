@@ -612,8 +612,7 @@ class SqliteStore:
         self._db.execute(f"DELETE FROM array_jobs WHERE parent_id IN ({chosen})", cutoff)
         # The newest event stays, whoever's it is: ids are rowids, and the next one must be higher still.
         self._db.execute(
-            f"DELETE FROM job_events WHERE job_id IN ({chosen}) "
-            "AND seq < (SELECT MAX(seq) FROM job_events)",
+            f"DELETE FROM job_events WHERE job_id IN ({chosen}) AND seq < (SELECT MAX(seq) FROM job_events)",
             cutoff,
         )
         self._db.execute(f"DELETE FROM jobs WHERE job_id IN ({chosen})", cutoff)
