@@ -184,7 +184,7 @@ class Jobs:
             )
 
     def _dependencies(self, entries: list[dict[str, Any]], array_size: int | None) -> list[dict[str, Any]]:
-        """dependsOn as DescribeJobs shows it: each entry once, its type kept (SPEC: docs/jobs.md)."""
+        """dependsOn as DescribeJobs shows it: each entry once, its type kept (docs/jobs.md)."""
         if len(entries) > self._deps.max_depends_on:
             raise ClientException(
                 f"dependsOn may name at most {self._deps.max_depends_on} jobs, got {len(entries)}."
