@@ -349,3 +349,30 @@ def test_n_to_n_on_an_array_that_failed_before_its_children_existed(client: Any)
     done = wait_status(client, second)
     assert done["status"] == "FAILED"
     assert {k["statusReason"] for k in children(client, second, 3)} == {"Dependent Job failed"}
+
+
+def test_cancelling_an_array_fails_what_waits_on_its_children(client: Any, tmp_path: Path) -> None:
+    queue = new_queue(client, state="DISABLED")
+    runs = new_queue(client)
+    definition = register(client, uniq("d"), ["true"])
+    gate = tmp_path / "gate"
+    blocker = submit(client, runs, register(client, uniq("b"), ["sh", "-c", gate_wait(gate)]))
+    # `first` waits for the blocker, so `second`'s children exist (PENDING on first's) before first's do;
+    # first is larger than one pass creates, so the cancel may come before, during or after its children.
+    first = submit(client, queue, definition, arrayProperties={"size": 1200}, dependsOn=[{"jobId": blocker}])
+    second = submit(
+        client,
+        queue,
+        definition,
+        arrayProperties={"size": 1200},
+        dependsOn=[{"jobId": first, "type": "N_TO_N"}],
+    )
+    wait_for(lambda: summary(client, second)["PENDING"] == 1200, what="the second array's children")
+    open_gate(gate)
+    assert wait_status(client, blocker)["status"] == "SUCCEEDED"
+    client.cancel_job(jobId=first, reason="called off")
+    assert wait_status(client, first, timeout=60)["status"] == "FAILED"
+    done = wait_status(client, second, timeout=60)
+    assert done["status"] == "FAILED"
+    assert done["arrayProperties"]["statusSummary"]["FAILED"] == 1200
+    assert describe(client, f"{second}:1199")["statusReason"] == "Dependent Job failed"

@@ -69,7 +69,8 @@ def end_job(store: SqliteStore, job: JobRecord, reason: str, *, terminate: bool,
             child.move_to(JobStatus.FAILED, statusReason=reason, stoppedAt=stopped_at, **{flag: True})
         if rest:
             store.spawn_children(job, rest, stopped_at)
-            endings.ended.append(rest[-1].job_id)
+            # The last child ends the parent; the parent's id decides what waits on any of these (N_TO_N).
+            endings.ended.extend([rest[-1].job_id, job.job_id])
         return
     if job.status.is_queued:
         fail_queued(store, job, reason, **{flag: True})
