@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from batchd.config import Settings
-from batchd.executors.logs import log_path, read_events
+from batchd.logs.files import log_path, read_events
 from batchd.store.records import JobRecord
 from batchd.store.sqlite import SqliteStore
 

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from batchd.executors.agent import LINE_LIMIT, OutputLines
-from batchd.executors.logs import LogWriter, iter_events
+from batchd.logs.files import LogWriter, iter_events
 
 
 def _events(tmp_path: Path, raw: bytes, chunk_sizes: list[int]) -> list[str]:

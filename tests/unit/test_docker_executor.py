@@ -24,7 +24,7 @@ import pytest
 from batchd.executors import docker as docker_executor
 from batchd.executors.base import OOM_REASON, AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.docker import DockerExecutor
-from batchd.executors.logs import iter_events
+from batchd.logs.files import iter_events
 
 
 def _engine_problem() -> str | None:

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from batchd.executors import cgroups
-from batchd.executors.logs import LogWriter, flush_deferred_logs, has_deferred_logs
 from batchd.executors.processes import kill_group, start_time
+from batchd.logs.files import LogWriter, flush_deferred_logs, has_deferred_logs
 
 log = logging.getLogger("batchd.agent")
 

@@ -36,7 +36,7 @@ from docker.utils import kwargs_from_env, parse_repository_tag
 
 from batchd.executors.base import OOM_REASON, AttemptEnd, Handle, LaunchFailed, LaunchSpec
 from batchd.executors.engine_connections import share_connections
-from batchd.executors.logs import LogWriter
+from batchd.logs.files import LogWriter
 
 log = logging.getLogger("batchd.executor.docker")
 T = TypeVar("T")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import OperationModel, Shape
 
+from batchd.awsmodel import service_model
 from batchd.errors import ClientException
 
 # Members the 2016 model required but later models (and so newer clients) dropped. The server must accept
@@ -44,11 +43,6 @@ class Operation:
     method: str
     path: str
     model: OperationModel
-
-
-@cache
-def service_model() -> Any:
-    return botocore.session.get_session().get_service_model("batch")
 
 
 def routes(operation_names: Iterable[str]) -> dict[tuple[str, str], Operation]:

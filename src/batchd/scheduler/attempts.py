@@ -11,7 +11,7 @@ from batchd.domain.jobs import REASON_EXITED, REASON_START_FAILED, REASON_TIMEOU
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.retries import should_retry
 from batchd.executors.base import AttemptEnd, LaunchSpec
-from batchd.executors.logs import log_path
+from batchd.logs.files import log_path
 from batchd.store.records import JobRecord
 from batchd.tenancy import Tenancy
 

@@ -25,8 +25,8 @@ from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG,
 from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
-from batchd.executors.logs import flush_deferred_logs, remove_logs
 from batchd.executors.registry import Executors
+from batchd.logs.files import flush_deferred_logs, remove_logs
 from batchd.scheduler.attempts import confinement_problem, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ

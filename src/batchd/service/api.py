@@ -1,10 +1,14 @@
-"""The service: one method per AWS Batch operation, found by its AWS name."""
+"""The services: one method per AWS operation, named as boto3 names it (SubmitJob → submit_job).
+
+The operations a service implements are found from botocore's model by those names, so there is no
+table to keep in step: a model operation with no method is one batchd does not support."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from batchd.awsmodel import BATCH, method_name, service_model
 from batchd.service.common import Caller, ServiceDeps
 from batchd.service.compute_environments import ComputeEnvironments
 from batchd.service.job_definitions import JobDefinitions
@@ -14,27 +18,25 @@ from batchd.service.jobs import Jobs
 Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
 
+def find_operations(service: str, parts: tuple[object, ...]) -> dict[str, Handler]:
+    """Operation name → the method of `parts` named as that operation, for each the model lists."""
+    found: dict[str, Handler] = {}
+    for operation in service_model(service).operation_names:
+        name = method_name(operation)
+        owners = [part for part in parts if callable(getattr(part, name, None))]
+        if len(owners) > 1:
+            raise TypeError(f"{operation} is implemented twice: by {owners}")
+        if owners:
+            found[operation] = getattr(owners[0], name)
+    return found
+
+
 class BatchService:
     def __init__(self, deps: ServiceDeps) -> None:
         self.compute_environments = ComputeEnvironments(deps)
         self.job_queues = JobQueues(deps)
         self.job_definitions = JobDefinitions(deps)
         self.jobs = Jobs(deps, self.job_queues, self.job_definitions)
-        self.operations: dict[str, Handler] = {
-            "CreateComputeEnvironment": self.compute_environments.create,
-            "DescribeComputeEnvironments": self.compute_environments.describe,
-            "UpdateComputeEnvironment": self.compute_environments.update,
-            "DeleteComputeEnvironment": self.compute_environments.delete,
-            "CreateJobQueue": self.job_queues.create,
-            "DescribeJobQueues": self.job_queues.describe,
-            "UpdateJobQueue": self.job_queues.update,
-            "DeleteJobQueue": self.job_queues.delete,
-            "RegisterJobDefinition": self.job_definitions.register,
-            "DescribeJobDefinitions": self.job_definitions.describe,
-            "DeregisterJobDefinition": self.job_definitions.deregister,
-            "SubmitJob": self.jobs.submit,
-            "DescribeJobs": self.jobs.describe,
-            "ListJobs": self.jobs.list,
-            "CancelJob": self.jobs.cancel,
-            "TerminateJob": self.jobs.terminate,
-        }
+        self.operations = find_operations(
+            BATCH, (self.compute_environments, self.job_queues, self.job_definitions, self.jobs)
+        )

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from batchd.awsmodel import service_model
 from batchd.domain.arns import Scope
 from batchd.errors import ClientException
-from batchd.protocol.model import service_model
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy

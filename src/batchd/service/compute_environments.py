@@ -52,7 +52,7 @@ class ComputeEnvironments:
             raise ClientException(f"ComputeEnvironment {reference} does not exist.")
         return found
 
-    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def create_compute_environment(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["computeEnvironmentName"]
         check_resource_name(name, "computeEnvironmentName")
         kind = params["type"]
@@ -95,7 +95,7 @@ class ComputeEnvironments:
         self._deps.notify()
         return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}
 
-    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_compute_environments(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("computeEnvironments")
         check_list_size(wanted, "computeEnvironments")
         limit = page_size(params)
@@ -116,7 +116,7 @@ class ComputeEnvironments:
             out["nextToken"] = paginator.issue("DescribeComputeEnvironments", caller.account, None, last)
         return out
 
-    def update(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def update_compute_environment(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         with self._store.transaction():
             detail = self.resolve(caller, params["computeEnvironment"])
             if detail.get("status") == "DELETING":
@@ -154,7 +154,7 @@ class ComputeEnvironments:
         self._deps.notify()
         return {"computeEnvironmentName": name, "computeEnvironmentArn": detail["computeEnvironmentArn"]}
 
-    def delete(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_compute_environment(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         with self._store.transaction():
             detail = self.resolve(caller, params["computeEnvironment"])
             name, arn = detail["computeEnvironmentName"], detail["computeEnvironmentArn"]

@@ -130,7 +130,7 @@ class JobDefinitions:
             raise ClientException(f"JobDefinition name {reference} does not exist or is not in ACTIVE status")
         return found
 
-    def register(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def register_job_definition(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["jobDefinitionName"]
         check_resource_name(name, "jobDefinitionName")
         if params["type"] != "container":
@@ -167,7 +167,7 @@ class JobDefinitions:
             self._store.put_job_definition(caller.account, doc)
         return {"jobDefinitionName": name, "jobDefinitionArn": arn, "revision": revision}
 
-    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_job_definitions(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("jobDefinitions")
         check_list_size(wanted, "jobDefinitions")
         name, status = params.get("jobDefinitionName"), params.get("status")
@@ -251,7 +251,7 @@ class JobDefinitions:
             )
         return out
 
-    def deregister(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def deregister_job_definition(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         reference = params["jobDefinition"]
         parsed = parse_reference(caller.scope, reference)
         with self._store.transaction():

@@ -69,7 +69,7 @@ class JobQueues:
             result.append({"order": position, "computeEnvironment": arn})
         return sorted(result, key=lambda e: e["order"])
 
-    def create(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def create_job_queue(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["jobQueueName"]
         check_resource_name(name, "jobQueueName")
         priority = params["priority"]
@@ -97,7 +97,7 @@ class JobQueues:
         self._deps.notify()
         return {"jobQueueName": name, "jobQueueArn": arn}
 
-    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_job_queues(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         wanted = params.get("jobQueues")
         check_list_size(wanted, "jobQueues")
         limit = page_size(params)
@@ -119,7 +119,7 @@ class JobQueues:
             )
         return out
 
-    def update(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def update_job_queue(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         with self._store.transaction():
             detail = self.resolve(caller, params["jobQueue"])
             if params.get("priority") is not None:
@@ -143,7 +143,7 @@ class JobQueues:
         self._deps.notify()
         return {"jobQueueName": detail["jobQueueName"], "jobQueueArn": detail["jobQueueArn"]}
 
-    def delete(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def delete_job_queue(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         with self._store.transaction():
             detail = self.resolve(caller, params["jobQueue"])
             name, arn = detail["jobQueueName"], detail["jobQueueArn"]

@@ -91,7 +91,7 @@ class Jobs:
         self._queues = queues
         self._definitions = definitions
 
-    def submit(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def submit_job(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         name = params["jobName"]
         check_job_name(name)
         if len(json.dumps(params)) > MAX_SUBMIT_BYTES:
@@ -233,7 +233,7 @@ class Jobs:
                     "both arrays must have the same size."
                 )
 
-    def describe(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_jobs(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         ids: list[str] = params["jobs"]
         check_list_size(ids, "jobs")
         for job_id in ids:
@@ -250,7 +250,7 @@ class Jobs:
             ]
         }
 
-    def list(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def list_jobs(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("multiNodeJobId"):
             raise ClientException("multiNodeJobId is not supported: batchd runs no multi-node jobs.")
         array_job_id = params.get("arrayJobId")
@@ -293,10 +293,10 @@ class Jobs:
             out["nextToken"] = paginator.issue("ListJobs", caller.account, filters, [position, last.job_id])
         return out
 
-    def cancel(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def cancel_job(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._end(caller, params, terminate=False)
 
-    def terminate(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    def terminate_job(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         return self._end(caller, params, terminate=True)
 
     def _end(self, caller: Caller, params: dict[str, Any], *, terminate: bool) -> dict[str, Any]:
