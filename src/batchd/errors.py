@@ -40,3 +40,19 @@ class UnknownOperation(BatchError):
 
     status = 404
     error_type = "UnknownOperationException"
+
+
+class UnsupportedOperation(ClientException):
+    """An operation of the service's model that batchd does not implement: named, never a 404."""
+
+
+class ResourceNotFound(BatchError):
+    """CloudWatch Logs' ResourceNotFoundException (HTTP 400): a log group or stream that does not exist."""
+
+    error_type = "ResourceNotFoundException"
+
+
+class InvalidParameter(BatchError):
+    """CloudWatch Logs' InvalidParameterException (HTTP 400): a parameter the Logs API refuses."""
+
+    error_type = "InvalidParameterException"
