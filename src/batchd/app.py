@@ -7,14 +7,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from batchd.awsmodel import BATCH
 from batchd.config import Settings
 from batchd.domain.arns import Scope
 from batchd.events.hub import EventHub
 from batchd.events.stream import EventStreams
 from batchd.events.webhooks import Webhooks
 from batchd.executors.registry import Executors
-from batchd.protocol.asgi import BatchApp, Page, PreAuthenticate, healthz
-from batchd.protocol.model import routes
+from batchd.protocol.pages import Page, healthz
+from batchd.protocol.restjson import RestJson
+from batchd.protocol.router import PreAuthenticate, Router
 from batchd.protocol.sigv4 import SignatureVerifier, load_credentials_file
 from batchd.scheduler.loop import Scheduler
 from batchd.service.api import BatchService
@@ -28,7 +30,7 @@ log = logging.getLogger("batchd")
 
 @dataclass
 class Server:
-    app: BatchApp
+    app: Router
     store: SqliteStore
     scheduler: Scheduler
     executors: Executors
@@ -82,9 +84,9 @@ def build(settings: Settings) -> Server:
         pre_authenticate: PreAuthenticate | None = verifier.require_authorization
 
         def authenticate(
-            method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
+            service: str, method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
         ) -> Caller:
-            credential = verifier.verify(method, path, query, headers, body)
+            credential = verifier.verify(method, path, query, headers, body, service)
             caller = callers.get(credential.account_id)
             if caller is None:
                 caller = callers[credential.account_id] = Caller(
@@ -96,7 +98,7 @@ def build(settings: Settings) -> Server:
         pre_authenticate = None
 
         def authenticate(
-            method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
+            service: str, method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes
         ) -> Caller:
             return default_caller
 
@@ -110,7 +112,6 @@ def build(settings: Settings) -> Server:
         await scheduler.stop()
         store.close()
 
-    app = BatchApp(
-        routes(service.operations), service.operations, authenticate, [start], [stop], pre_authenticate, pages
-    )
+    protocols = [RestJson(BATCH, service.operations)]
+    app = Router(protocols, authenticate, [start], [stop], pre_authenticate, pages)
     return Server(app=app, store=store, scheduler=scheduler, executors=executors, events=events)

@@ -307,10 +307,9 @@ def test_a_type_error_names_the_member(server, world):  # type: ignore[no-untype
     ("method", "path"),
     [
         ("POST", "/v1/nosuchoperation"),
-        ("POST", "/v1/canceljobs"),
-        ("POST", "/v1/terminatejobs"),
-        ("GET", "/v1/tags/arn:aws:batch:us-east-1:123456789012:job-queue/bad-q"),
-        ("POST", "/v1/tags/arn:aws:batch:us-east-1:123456789012:job-queue/bad-q"),
+        ("POST", "/v1/tags"),
+        ("GET", "/v1/tags/"),
+        ("PUT", "/v1/tags/arn:aws:batch:us-east-1:123456789012:job-queue/bad-q"),
         ("GET", "/v1/submitjob"),
         ("PUT", "/v1/createjobqueue"),
         ("DELETE", "/v1/deletejobqueue"),

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from batchd.errors import ClientException
 from batchd.events.hub import EventHub
 from batchd.events.shape import to_json
-from batchd.protocol.asgi import PageRequest, Receive
+from batchd.protocol.pages import PageRequest, Receive
 from batchd.store.sqlite import JobEvent, SqliteStore
 
 HEARTBEAT_SECONDS = 15.0

@@ -74,7 +74,7 @@ def _malformed_message(error: BaseException | None, opening: bytes | None) -> st
 
 
 def _error_headers(error: BatchError, request_id: str, body: bytes) -> list[tuple[bytes, bytes]]:
-    """The headers of batchd's error responses (as protocol/asgi.py sends them), with Connection: close."""
+    """The headers of batchd's error responses (as protocol/router.py sends them), with Connection: close."""
     return [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -1,15 +1,13 @@
-"""Operations, routes and shapes, taken from botocore's own model of the Batch service."""
+"""Request checks against botocore's model: JSON types, required members, enums and integer ranges."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import OperationModel, Shape
 
-from batchd.awsmodel import service_model
-from batchd.errors import ClientException
+from batchd.errors import BatchError, ClientException
 
 # Members the 2016 model required but later models (and so newer clients) dropped. The server must accept
 # requests without them whatever botocore version is installed; the service checks what it really needs.
@@ -35,36 +33,23 @@ CASE_INSENSITIVE_ENUMS = frozenset({"RetryAction"})
 _INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One operation of the service: its AWS name, its route and botocore's model of it."""
-
-    name: str
-    method: str
-    path: str
-    model: OperationModel
-
-
-def routes(operation_names: Iterable[str]) -> dict[tuple[str, str], Operation]:
-    """The (method, path) → Operation table for the operations the server implements."""
-    model = service_model()
-    table: dict[tuple[str, str], Operation] = {}
-    for name in operation_names:
-        op = model.operation_model(name)
-        method, path = op.http["method"], op.http["requestUri"]
-        table[(method, path)] = Operation(name, method, path, op)
-    return table
-
-
-def validate_input(operation: Operation, params: Mapping[str, Any]) -> None:
+def validate_input(
+    operation: OperationModel, params: Mapping[str, Any], error: type[BatchError] = ClientException
+) -> None:
     """Checks JSON types, required members and enum values against the model.
 
     Members the model does not know are tolerated (newer clients may send them); a wrong type, a missing
-    required member or an unknown enum value is a ClientException naming the member.
+    required member or an unknown enum value is an `error` (the protocol's client error) naming the member.
     """
-    shape = operation.model.input_shape
-    if shape is not None:
+    shape = operation.input_shape
+    if shape is None:
+        return
+    try:
         _check(shape, params, "")
+    except ClientException as exc:
+        if error is ClientException:
+            raise
+        raise error(exc.message) from None
 
 
 def _where(path: str) -> str:

@@ -313,10 +313,17 @@ class SignatureVerifier:
         raise AuthError(_MISSING_TOKEN, status=403, error_type="MissingAuthenticationTokenException")
 
     def verify(
-        self, method: str, path: str, query_string: str, headers: Sequence[tuple[str, str]], body: bytes
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        service: str | None = None,
     ) -> Credential:
         """Returns the caller's credential or raises AuthError. `headers` are (name, value) pairs as received
-        (names in any case; a header may repeat).
+        (names in any case; a header may repeat). `service` is the signing name the request must be scoped
+        to (the verifier's own when None): a Batch signature does not open CloudWatch Logs, nor the reverse.
 
         `path` and `query_string` are as on the wire, still percent-encoded (ASGI's raw_path and
         query_string decoded as latin-1), without the "?". Header values are expected decoded as latin-1,
@@ -339,9 +346,10 @@ class SignatureVerifier:
                 status=403,
                 error_type="InvalidSignatureException",
             )
-        if auth.service != self._service:
+        service = self._service if service is None else service
+        if auth.service != service:
             raise AuthError(
-                f"Credential should be scoped to correct service: '{self._service}'.",
+                f"Credential should be scoped to correct service: '{service}'.",
                 status=403,
                 error_type="InvalidSignatureException",
             )
@@ -417,7 +425,7 @@ class SignatureVerifier:
         request.context["timestamp"] = timestamp
         request.context["batchd_signed_headers"] = signed
 
-        signer = _ReceivedHeadersSigV4(botocore_credentials, self._service, auth.region)
+        signer = _ReceivedHeadersSigV4(botocore_credentials, service, auth.region)
         canonical_request = signer.canonical_request(request)
         string_to_sign = signer.string_to_sign(request, canonical_request)
         expected = signer.signature(string_to_sign, request)

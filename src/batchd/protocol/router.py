@@ -1,8 +1,9 @@
-"""The HTTP front door: an ASGI application that routes, authenticates and calls the service.
+"""The front door: one ASGI router for every service batchd speaks, and the pages beside them.
 
-Endpoints raise; this is the one place that renders errors, so every failure has AWS's shape. Besides the
-Batch operations (JSON in, JSON out), the server has pages: handlers keyed by (method, path) that answer
-the request themselves (/healthz, the /events stream), with the same authentication and error shape.
+A request is for a page when its (method, path) is mounted; otherwise the protocols tell it apart as AWS's
+SDKs send it: an `X-Amz-Target` header is a JSON 1.1 call (CloudWatch Logs), anything else a rest-json
+route of Batch's model. The signature is verified for the service's own signing name. Endpoints raise;
+this is the one place that renders errors, so every failure has AWS's shape for its protocol.
 """
 
 from __future__ import annotations
@@ -10,76 +11,35 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from batchd.errors import BatchError, ClientException, ServerException, UnknownOperation
-from batchd.protocol.model import Operation, validate_input
-from batchd.protocol.restjson import MAX_BODY_BYTES, error_body, parse_body, success_body
-from batchd.service.api import Handler
+from batchd.protocol.calls import Call, WireProtocol
+from batchd.protocol.model import validate_input
+from batchd.protocol.pages import Page, PageRequest, Receive, Scope, Send, healthz
+from batchd.protocol.restjson import MAX_BODY_BYTES, error_body
 from batchd.service.common import Caller
 
 log = logging.getLogger("batchd.http")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-# (method, path, query, headers, body) → the caller, or raise an AuthError.
-Authenticate = Callable[[str, str, str, Sequence[tuple[str, str]], bytes], Caller]
+# (signing name, method, path, query, headers, body) → the caller, or raise an AuthError.
+Authenticate = Callable[[str, str, str, str, Sequence[tuple[str, str]], bytes], Caller]
 # (headers, query) → None, or raise an AuthError: the check made before the body is read.
 PreAuthenticate = Callable[[Sequence[tuple[str, str]], str], None]
 Hook = Callable[[], Awaitable[None]]
+JSON = b"application/json"
+# The signing name pages are authenticated with: they belong to the Batch side of the server.
+PAGE_SIGNING_NAME = "batch"
 
 
 class _Disconnected(Exception):
     """The client went away before its whole request body arrived: the request is not executed."""
 
 
-@dataclass
-class PageRequest:
-    """One request to a page. A page calls `caller()` to authenticate (as a Batch operation would), then
-    answers with `respond()` or with its own `send()` messages; a BatchError it raises before answering
-    is rendered in AWS's error shape."""
-
-    scope: Scope
-    receive: Receive
-    send: Send
-    request_id: str
-    method: str
-    path: str
-    query: str
-    headers: Sequence[tuple[str, str]]
-    # Whether startup has finished (and shutdown not begun).
-    ready: bool
-    _authenticate: Callable[[], Awaitable[Caller]] = field(repr=False)
-    started: bool = False
-
-    async def caller(self) -> Caller:
-        """Reads the (empty) body and verifies the signature: the caller, or an AuthError raised."""
-        return await self._authenticate()
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
-
-    async def respond(self, status: int, body: bytes) -> None:
-        await _respond(self.send, status, self.request_id, body)
-
-
-Page = Callable[[PageRequest], Awaitable[None]]
-
-
-async def healthz(request: PageRequest) -> None:
-    """200 once the server is ready, 503 while it starts or stops."""
-    body = b'{"status":"ok"}' if request.ready else b'{"status":"starting"}'
-    await request.respond(200 if request.ready else 503, body)
-
-
-class BatchApp:
+class Router:
     def __init__(
         self,
-        routes: Mapping[tuple[str, str], Operation],
-        handlers: Mapping[str, Handler],
+        protocols: Sequence[WireProtocol],
         authenticate: Authenticate,
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
@@ -90,8 +50,7 @@ class BatchApp:
         self._pages: Mapping[tuple[str, str], Page] = (
             pages if pages is not None else {("GET", "/healthz"): healthz, ("HEAD", "/healthz"): healthz}
         )
-        self._routes = routes
-        self._handlers = handlers
+        self._protocols = protocols
         self._authenticate = authenticate
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
@@ -128,54 +87,81 @@ class BatchApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _find(
+        self, method: str, path: str, raw_path: str, headers: Sequence[tuple[str, str]]
+    ) -> tuple[WireProtocol, Call]:
+        for protocol in self._protocols:
+            call = protocol.find(method, path, raw_path, headers)
+            if call is not None:
+                return protocol, call
+        if any(name.lower() == "x-amz-target" for name, _ in headers):
+            target = next(value for name, value in headers if name.lower() == "x-amz-target")
+            raise UnknownOperation(
+                f"X-Amz-Target {target!r} names no service of this server: it serves AWS Batch (rest-json) "
+                "and CloudWatch Logs (Logs_20140328.*).",
+                status=400,
+            )
+        raise UnknownOperation(
+            f"No operation at {method} {path}: this server implements AWS Batch and CloudWatch Logs."
+        )
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
         method, path = scope["method"], scope["path"]
         page_request: PageRequest | None = None
+        content_type = JSON
         try:
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
             query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = scope.get("raw_path", path.encode()).decode("latin-1")
 
-            async def verify() -> tuple[Caller, bytes]:
+            async def verify(signing_name: str) -> tuple[Caller, bytes]:
                 if self._pre_authenticate is not None:
                     self._pre_authenticate(headers, query)
                 body = await _read_body(scope, receive)
-                raw_path = scope.get("raw_path", path.encode()).decode("latin-1")
-                return self._authenticate(method, raw_path, query, headers, body), body
-
-            async def page_caller() -> Caller:
-                return (await verify())[0]
+                return self._authenticate(signing_name, method, raw_path, query, headers, body), body
 
             page = self._pages.get((method, path))
             if page is not None:
+
+                async def page_caller() -> Caller:
+                    return (await verify(PAGE_SIGNING_NAME))[0]
+
+                async def page_respond(status: int, body: bytes) -> None:
+                    await _respond(send, status, request_id, body, JSON)
+
                 page_request = PageRequest(
-                    scope, receive, send, request_id, method, path, query, headers, self.ready, page_caller
-                )
+                    scope, receive, send, request_id, method, path, query, headers, self.ready, page_caller,
+                    page_respond,
+                )  # fmt: skip
                 page_request.send = _tracking(page_request, send)
                 await page(page_request)
                 return
-            operation = self._routes.get((method, path))
-            if operation is None:
-                raise UnknownOperation(f"No operation at {method} {path}: this server implements AWS Batch.")
-            caller, body = await verify()
-            params = parse_body(body)
-            validate_input(operation, params)
-            result = self._handlers[operation.name](caller, params)
-            await _respond(send, 200, request_id, success_body(result))
+            protocol, call = self._find(method, path, raw_path, headers)
+            content_type = protocol.content_type
+            caller, body = await verify(protocol.signing_name)
+            if call.handler is None:
+                raise protocol.unsupported(call)
+            params = protocol.parameters(call, body, query)
+            validate_input(call.operation, params, protocol.client_error)
+            result = call.handler(caller, params)
+            await _respond(send, 200, request_id, protocol.render(result), content_type)
         except _Disconnected:
             log.info("client disconnected before sending all of %s %s; not executed", method, path)
         except BatchError as error:
             if page_request is not None and page_request.started:
                 log.warning("%s %s failed after its response began: %s", method, path, error.message)
                 return
-            await _respond(send, error.status, request_id, error_body(error), error.error_type)
+            await _respond(send, error.status, request_id, error_body(error), content_type, error.error_type)
         except Exception:
             log.exception("internal error in %s %s (request %s)", method, path, request_id)
             if page_request is not None and page_request.started:
                 return
             # Operations are single transactions: an unexpected failure rolled back, so a 500 is honest.
             internal = ServerException(f"Internal error; nothing was changed. Request id {request_id}.")
-            await _respond(send, internal.status, request_id, error_body(internal), internal.error_type)
+            await _respond(
+                send, internal.status, request_id, error_body(internal), content_type, internal.error_type
+            )
 
 
 def _tracking(request: PageRequest, send: Send) -> Send:
@@ -218,10 +204,10 @@ async def _refuse_websocket(receive: Receive, send: Send) -> None:
 
 
 async def _respond(
-    send: Send, status: int, request_id: str, body: bytes, error_type: str | None = None
+    send: Send, status: int, request_id: str, body: bytes, content_type: bytes, error_type: str | None = None
 ) -> None:
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
         (b"x-amzn-requestid", request_id.encode()),
     ]
