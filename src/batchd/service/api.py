@@ -11,9 +11,11 @@ from typing import Any
 from batchd.awsmodel import BATCH, method_name, service_model
 from batchd.service.common import Caller, ServiceDeps
 from batchd.service.compute_environments import ComputeEnvironments
+from batchd.service.job_batches import JobBatches
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
 from batchd.service.jobs import Jobs
+from batchd.service.tags import Tags
 
 Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
 
@@ -37,6 +39,12 @@ class BatchService:
         self.job_queues = JobQueues(deps)
         self.job_definitions = JobDefinitions(deps)
         self.jobs = Jobs(deps, self.job_queues, self.job_definitions)
-        self.operations = find_operations(
-            BATCH, (self.compute_environments, self.job_queues, self.job_definitions, self.jobs)
+        parts = (
+            self.compute_environments,
+            self.job_queues,
+            self.job_definitions,
+            self.jobs,
+            JobBatches(deps, self.jobs),
+            Tags(deps),
         )
+        self.operations = find_operations(BATCH, parts)

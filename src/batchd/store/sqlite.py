@@ -314,12 +314,17 @@ class SqliteStore:
         job event history and, for an array child, moves it between its parent's status counts."""
         doc = _dumps(job.doc)
         with self.transaction():
+            # The stored tags are kept: TagResource changes them while the scheduler holds the job's
+            # document, and only TagResource/UntagResource write them after the job is submitted.
             cursor = self._db.execute(
-                "UPDATE jobs SET status = ?, ce_arn = ?, doc = ?, run = ?, queue_arn = ? "
-                "WHERE job_id = ? AND status = ?",
+                "UPDATE jobs SET status = ?, ce_arn = ?, "
+                "doc = CASE WHEN json_type(doc, '$.tags') = 'object' "
+                "THEN json_set(?, '$.tags', json(json_extract(doc, '$.tags'))) ELSE ? END, "
+                "run = ?, queue_arn = ? WHERE job_id = ? AND status = ?",
                 (
                     job.status.value,
                     job.ce_arn,
+                    doc,
                     doc,
                     None if job.run is None else _dumps(job.run),
                     job.queue_arn,
@@ -347,6 +352,13 @@ class SqliteStore:
                 (job.account, job.job_id, at, doc),
             )
             self._events_appended = True
+
+    def set_job_tags(self, job_id: str, tags: dict[str, str]) -> None:
+        """A job's tags (TagResource, UntagResource): the one write of a job's document besides
+        `update_job`, which keeps what this writes."""
+        self._db.execute(
+            "UPDATE jobs SET doc = json_set(doc, '$.tags', json(?)) WHERE job_id = ?", (_dumps(tags), job_id)
+        )
 
     # --- arrays -------------------------------------------------------------------------------------------
 
