@@ -7,13 +7,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from batchd.awsmodel import BATCH
+from batchd.awsmodel import BATCH, LOGS
 from batchd.config import Settings
 from batchd.domain.arns import Scope
 from batchd.events.hub import EventHub
 from batchd.events.stream import EventStreams
 from batchd.events.webhooks import Webhooks
 from batchd.executors.registry import Executors
+from batchd.protocol.jsonrpc import JsonRpc
 from batchd.protocol.pages import Page, healthz
 from batchd.protocol.restjson import RestJson
 from batchd.protocol.router import PreAuthenticate, Router
@@ -112,6 +113,6 @@ def build(settings: Settings) -> Server:
         await scheduler.stop()
         store.close()
 
-    protocols = [RestJson(BATCH, service.operations)]
+    protocols = [JsonRpc(LOGS, {}), RestJson(BATCH, service.operations)]
     app = Router(protocols, authenticate, [start], [stop], pre_authenticate, pages)
     return Server(app=app, store=store, scheduler=scheduler, executors=executors, events=events)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from batchd.domain.names import check_job_id
 from batchd.errors import BatchError, ClientException
 from batchd.service.common import Caller, ServiceDeps
 from batchd.service.jobs import Jobs
@@ -36,6 +37,11 @@ class JobBatches:
         successful: list[str] = []
         errors: list[dict[str, str]] = []
         for job_id in job_ids:
+            try:
+                check_job_id(job_id, "jobs[]")
+            except ClientException as error:
+                errors.append({"job": job_id, "code": error.error_type, "message": error.message})
+                continue
             if job_id not in existing:
                 # AWS: "Jobs that can't be found are treated as successfully processed."
                 successful.append(job_id)
