@@ -303,3 +303,13 @@ def test_array_jobs_through_the_cli(aws: Cli, server: Server) -> None:
         "--array-properties", "size=1",
     )  # fmt: skip
     assert "between 2 and 10,000" in stderr
+
+
+def test_tags_through_the_aws_cli(aws: Cli) -> None:
+    make_environment(aws.server.client(), "cli-tag-ce", queue="cli-tag-q")
+    queue = aws("describe-job-queues", "--job-queues", "cli-tag-q")["jobQueues"][0]["jobQueueArn"]
+    aws("tag-resource", "--resource-arn", queue, "--tags", "team=data,stage=test")
+    assert aws("list-tags-for-resource", "--resource-arn", queue)["tags"] == {"team": "data", "stage": "test"}
+    aws("untag-resource", "--resource-arn", queue, "--tag-keys", "team", "stage")
+    assert aws("list-tags-for-resource", "--resource-arn", queue)["tags"] == {}
+    assert "does not exist" in aws.fails("list-tags-for-resource", "--resource-arn", queue + "-gone")
