@@ -1,4 +1,4 @@
-"""What every operation shares: the caller, the clock, tag checks, and echoing modelled members."""
+"""What every operation shares: the caller, the clock, list limits, and echoing modelled members."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from typing import Any, Protocol
 
 from batchd.awsmodel import service_model
 from batchd.domain.arns import Scope
+
+# Re-exported for service.tags until it imports batchd.domain.tags itself.
+from batchd.domain.tags import check_tags as check_tags
 from batchd.errors import ClientException
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
@@ -65,22 +68,6 @@ def echo_members(params: Mapping[str, Any], output_shape: str, skip: tuple[str, 
     """The request members that the output shape also has, so Describe* shows back what was set."""
     members = service_model().shape_for(output_shape).members
     return {k: v for k, v in params.items() if k in members and k not in skip and v is not None}
-
-
-def check_tags(tags: Mapping[str, str] | None, member: str = "tags") -> None:
-    if not tags:
-        return
-    if len(tags) > 50:
-        raise ClientException(f"{member} may hold at most 50 tags, got {len(tags)}.")
-    for key, value in tags.items():
-        if not 1 <= len(key) <= 128:
-            raise ClientException(f"Tag key '{key[:140]}' in {member} must be 1 to 128 characters long.")
-        if len(value) > 256:
-            raise ClientException(
-                f"The value of tag '{key}' in {member} must be at most 256 characters long."
-            )
-        if key.startswith("aws:"):
-            raise ClientException(f"Tag key '{key}' in {member} uses the reserved prefix 'aws:'.")
 
 
 def check_max_results(params: Mapping[str, Any]) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 from batchd.domain.arns import Scope
 from batchd.domain.names import check_resource_name
 from batchd.domain.parameters import resource_amounts
+from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
-from batchd.service.common import Caller, ServiceDeps, check_list_size, check_tags, echo_members
+from batchd.service.common import Caller, ServiceDeps, check_list_size, echo_members
 from batchd.service.confinement import check_container_allowed
 from batchd.service.pagination import page_size
 

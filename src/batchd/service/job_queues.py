@@ -6,6 +6,7 @@ from typing import Any
 
 from batchd.domain.jobs import ACTIVE, QUEUED, REASON_QUEUE_DELETED
 from batchd.domain.names import check_resource_name
+from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
 from batchd.service.common import (
     CE,
@@ -13,7 +14,6 @@ from batchd.service.common import (
     Caller,
     ServiceDeps,
     check_list_size,
-    check_tags,
     echo_members,
     now_ms,
 )

@@ -10,8 +10,9 @@ from typing import Any
 from batchd.domain.jobs import JobStatus
 from batchd.domain.names import JOB_ID, check_job_id, check_job_name
 from batchd.domain.parameters import effective_parameters, merge_environment, resource_amounts, substitute
+from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
-from batchd.service.common import Caller, ServiceDeps, check_list_size, check_tags, new_id, now_ms
+from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id, now_ms
 from batchd.service.job_definitions import (
     JobDefinitions,
     check_amounts,
