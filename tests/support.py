@@ -216,7 +216,12 @@ def make_environment(
     client.create_compute_environment(
         computeEnvironmentName=name,
         type="MANAGED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus},
+        computeResources={
+            "type": "EC2",
+            "instanceRole": "ecsInstanceRole",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+        },
         **kwargs,
     )
     client.create_job_queue(

@@ -105,7 +105,9 @@ def test_all_sixteen_operations_through_the_aws_cli(aws, server):  # type: ignor
         "create-compute-environment",
         "--compute-environment-name", "cli-ce",
         "--type", "MANAGED",
-        "--compute-resources", '{"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["optimal"]}',
+        "--compute-resources",
+        '{"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2, '
+        '"instanceTypes": ["optimal"]}',
         "--tags", "team=cli",
     )  # fmt: skip
     assert created == {

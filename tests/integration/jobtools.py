@@ -32,7 +32,12 @@ def create_ce(client: Any, name: str, max_vcpus: float = 4, state: str = "ENABLE
         computeEnvironmentName=name,
         type="MANAGED",
         state=state,
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus},
+        computeResources={
+            "type": "EC2",
+            "instanceRole": "ecsInstanceRole",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+        },
     )["computeEnvironmentArn"]
     return str(arn)
 

@@ -33,7 +33,7 @@ def world(server):  # type: ignore[no-untyped-def]
         computeEnvironmentName="bad-ce",
         type="MANAGED",
         state="DISABLED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2},
     )
     client.create_job_queue(
         jobQueueName="bad-q",
@@ -124,7 +124,7 @@ def environment_body(**changes: Any) -> dict[str, Any]:
     return {
         "computeEnvironmentName": f"bce-{uuid.uuid4().hex[:8]}",
         "type": "MANAGED",
-        "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+        "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2},
         **changes,
     }
 
@@ -456,7 +456,13 @@ BASES = {
         "computeEnvironmentName": uniq("fz"),
         "type": "MANAGED",
         "state": "DISABLED",
-        "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "desiredvCpus": 0},
+        "computeResources": {
+            "type": "EC2",
+            "instanceRole": "ecsInstanceRole",
+            "minvCpus": 0,
+            "maxvCpus": 2,
+            "desiredvCpus": 0,
+        },
     },
     "DescribeComputeEnvironments": lambda w: {},
     "UpdateComputeEnvironment": lambda w: {"computeEnvironment": w["environment"]},
@@ -492,7 +498,7 @@ def fuzz_world(server):  # type: ignore[no-untyped-def]
         computeEnvironmentName="fz-ce",
         type="MANAGED",
         state="DISABLED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2},
     )
     client.create_job_queue(
         jobQueueName="fz-q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "fz-ce"}]

@@ -76,7 +76,7 @@ def queue(server: Server) -> str:
         computeEnvironmentName="edge-ce",
         type="MANAGED",
         state="DISABLED",
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2},
     )
     client.create_job_queue(
         jobQueueName="edge-q",
@@ -377,7 +377,9 @@ def test_a_user_of_other_digits_or_out_of_range_fails_the_job_cleanly(
     client = server.client()
     name = uniq("edge-ce")
     client.create_compute_environment(
-        computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 2}
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 2},
     )
     client.create_job_queue(
         jobQueueName=name, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": name}]

@@ -13,7 +13,13 @@ server = module_server()
 
 
 def managed(client, name: str, max_vcpus: int = 4, **kwargs):  # type: ignore[no-untyped-def]
-    resources = {"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus, **kwargs.pop("resources", {})}
+    resources = {
+        "type": "EC2",
+        "instanceRole": "ecsInstanceRole",
+        "minvCpus": 0,
+        "maxvCpus": max_vcpus,
+        **kwargs.pop("resources", {}),
+    }
     return client.create_compute_environment(
         computeEnvironmentName=name, type="MANAGED", computeResources=resources, **kwargs
     )
@@ -87,7 +93,9 @@ def test_describe_accepts_the_arn_as_well_as_the_name(client):  # type: ignore[n
 def test_min_vcpus_defaults_to_zero_and_type_is_always_reported(client):  # type: ignore[no-untyped-def]
     name = uniq("nomin")
     client.create_compute_environment(
-        computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 2}
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 2},
     )
     resources = describe_one(client, name)["computeResources"]
     assert resources["minvCpus"] == 0
@@ -129,30 +137,65 @@ def test_duplicate_name_is_refused_and_the_original_is_unchanged(client):  # typ
     [
         pytest.param({"type": "MANAGED"}, id="managed-without-computeResources"),
         pytest.param(
-            {"type": "MANAGED", "computeResources": {"type": "EC2", "maxvCpus": 0}}, id="maxvCpus-0"
+            {
+                "type": "MANAGED",
+                "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 0},
+            },
+            id="maxvCpus-0",
         ),
         pytest.param(
-            {"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": 0}}, id="no-maxvCpus"
+            {
+                "type": "MANAGED",
+                "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0},
+            },
+            id="no-maxvCpus",
         ),
         pytest.param(
-            {"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": 5, "maxvCpus": 2}},
+            {
+                "type": "MANAGED",
+                "computeResources": {
+                    "type": "EC2",
+                    "instanceRole": "ecsInstanceRole",
+                    "minvCpus": 5,
+                    "maxvCpus": 2,
+                },
+            },
             id="min-above-max",
         ),
         pytest.param(
-            {"type": "MANAGED", "computeResources": {"type": "EC2", "minvCpus": -1, "maxvCpus": 2}},
+            {
+                "type": "MANAGED",
+                "computeResources": {
+                    "type": "EC2",
+                    "instanceRole": "ecsInstanceRole",
+                    "minvCpus": -1,
+                    "maxvCpus": 2,
+                },
+            },
             id="negative-min",
         ),
         pytest.param(
             {
                 "type": "MANAGED",
-                "computeResources": {"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "desiredvCpus": 3},
+                "computeResources": {
+                    "type": "EC2",
+                    "instanceRole": "ecsInstanceRole",
+                    "minvCpus": 0,
+                    "maxvCpus": 2,
+                    "desiredvCpus": 3,
+                },
             },
             id="desired-above-max",
         ),
         pytest.param(
             {
                 "type": "MANAGED",
-                "computeResources": {"type": "SPOT", "maxvCpus": 2, "bidPercentage": 101},
+                "computeResources": {
+                    "type": "SPOT",
+                    "instanceRole": "ecsInstanceRole",
+                    "maxvCpus": 2,
+                    "bidPercentage": 101,
+                },
             },
             id="bid-above-100",
         ),

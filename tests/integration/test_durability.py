@@ -164,7 +164,12 @@ def test_concurrent_creates_of_one_name_make_exactly_one(server):  # type: ignor
             clients[index].create_compute_environment(
                 computeEnvironmentName=name,
                 type="MANAGED",
-                computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": index + 1},
+                computeResources={
+                    "type": "EC2",
+                    "instanceRole": "ecsInstanceRole",
+                    "minvCpus": 0,
+                    "maxvCpus": index + 1,
+                },
             )
         except clients[index].exceptions.ClientException as exc:
             assert "Object already exists" in str(exc)
@@ -186,7 +191,7 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):  # type: ignore[no-untyped
             computeEnvironmentName="crash-held",
             type="MANAGED",
             state="DISABLED",
-            computeResources={"type": "EC2", "maxvCpus": 2},
+            computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 2},
         )
         client.create_job_queue(
             jobQueueName="crash-held-q",

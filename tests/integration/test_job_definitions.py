@@ -89,7 +89,8 @@ def test_describe_echoes_the_definition_and_later_members(client):  # type: igno
     for key, value in container.items():
         assert detail["containerProperties"][key] == value, key
     assert detail["retryStrategy"]["attempts"] == 3
-    assert detail["retryStrategy"]["evaluateOnExit"] == [{"onExitCode": "1", "action": "RETRY"}]
+    # AWS gives the action back lower-case, whatever case it was registered in.
+    assert detail["retryStrategy"]["evaluateOnExit"] == [{"onExitCode": "1", "action": "retry"}]
     assert detail["timeout"] == {"attemptDurationSeconds": 120}
     assert detail["propagateTags"] is True
     assert detail["platformCapabilities"] == ["EC2"]

@@ -15,7 +15,12 @@ def environment(client, max_vcpus: int = 4, state: str = "ENABLED") -> str:  # t
         computeEnvironmentName=name,
         type="MANAGED",
         state=state,
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus},
+        computeResources={
+            "type": "EC2",
+            "instanceRole": "ecsInstanceRole",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+        },
     )
     return name
 
@@ -279,7 +284,7 @@ def test_queue_on_an_invalid_environment_is_refused(client):  # type: ignore[no-
     client.create_compute_environment(
         computeEnvironmentName=name,
         type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 1},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
         tags={"batchd:executor": "docker"},
     )
     detail = client.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]

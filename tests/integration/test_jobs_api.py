@@ -36,7 +36,12 @@ def new_queue(client, max_vcpus: int = 4, ce_state: str = "ENABLED") -> str:  # 
         computeEnvironmentName=ce,
         type="MANAGED",
         state=ce_state,
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus},
+        computeResources={
+            "type": "EC2",
+            "instanceRole": "ecsInstanceRole",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+        },
     )
     client.create_job_queue(
         jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}]

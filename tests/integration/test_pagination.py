@@ -28,7 +28,7 @@ def world(server):  # type: ignore[no-untyped-def]
             computeEnvironmentName=name,
             type="MANAGED",
             state="DISABLED",
-            computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2},
+            computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2},
         )
     queues = [f"pg-q-{tag}-{i}" for i in range(COUNT)]
     for name in queues:

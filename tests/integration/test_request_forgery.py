@@ -45,7 +45,7 @@ def ce_body(name: str) -> bytes:
         {
             "computeEnvironmentName": name,
             "type": "MANAGED",
-            "computeResources": {"type": "EC2", "maxvCpus": 1},
+            "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
         }
     ).encode()
 
@@ -86,7 +86,9 @@ def names(client: Any) -> list[str]:
 def test_real_boto3_calls_still_work(client: Any) -> None:
     name = uniq("ok")
     client.create_compute_environment(
-        computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 1}
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
     )
     assert name in names(client)
 
@@ -112,7 +114,9 @@ def test_boto3_client_of_another_region_is_refused(server: Server, client: Any) 
     name = uniq("region")
     with pytest.raises(ClientError) as caught:
         other.create_compute_environment(
-            computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 1}
+            computeEnvironmentName=name,
+            type="MANAGED",
+            computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
         )
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert name not in names(client)
@@ -151,7 +155,7 @@ def test_nan_and_infinity_in_the_body_are_refused(server: Server, client: Any, l
     name = uniq("nan")
     body = (
         f'{{"computeEnvironmentName": "{name}", "type": "MANAGED", '
-        f'"computeResources": {{"type": "EC2", "maxvCpus": {literal}}}}}'
+        f'"computeResources": {{"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": {literal}}}}}'
     ).encode()
     status, error = post(server, body, signed(server, body))
     assert (status, error["__type"]) == (400, "ClientException")

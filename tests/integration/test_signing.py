@@ -96,7 +96,9 @@ def environment_names(client) -> list[str]:  # type: ignore[no-untyped-def]
 def test_correct_keys_work_and_arns_carry_the_profile_account(alice, bob):  # type: ignore[no-untyped-def]
     name = uniq("ce")
     created = alice.create_compute_environment(
-        computeEnvironmentName=name, type="MANAGED", computeResources={"type": "EC2", "maxvCpus": 1}
+        computeEnvironmentName=name,
+        type="MANAGED",
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
     )
     assert (
         created["computeEnvironmentArn"]
@@ -115,7 +117,7 @@ def test_wrong_secret_is_an_invalid_signature_and_changes_nothing(server, alice)
         intruder.create_compute_environment,
         computeEnvironmentName=name,
         type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 1},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
     )
     assert (status, code) == (403, "InvalidSignatureException")
     assert message
@@ -129,7 +131,7 @@ def test_unknown_access_key_is_unrecognized(server, alice):  # type: ignore[no-u
         stranger.create_compute_environment,
         computeEnvironmentName=name,
         type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 1},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
     )
     assert (status, code) == (403, "UnrecognizedClientException")
     assert name not in environment_names(alice)
@@ -141,7 +143,7 @@ def test_no_authorization_header_is_a_missing_token(server, alice):  # type: ign
         {
             "computeEnvironmentName": name,
             "type": "MANAGED",
-            "computeResources": {"type": "EC2", "maxvCpus": 1},
+            "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
         }
     ).encode()
     status, headers, payload = raw(
@@ -192,7 +194,7 @@ def test_a_signature_20_minutes_old_has_expired(server, alice, monkeypatch):  # 
         {
             "computeEnvironmentName": name,
             "type": "MANAGED",
-            "computeResources": {"type": "EC2", "maxvCpus": 1},
+            "computeResources": {"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 1},
         }
     ).encode()
     stale = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=20)

@@ -74,7 +74,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def test_untrusted_account_cannot_get_host_processes(local_server: Server) -> None:
     tenant = local_server.client(TENANT["key"], TENANT["secret"])
-    resources = {"type": "EC2", "minvCpus": 0, "maxvCpus": 2}
+    resources = {"type": "EC2", "instanceRole": "ecsInstanceRole", "minvCpus": 0, "maxvCpus": 2}
     plain = _refusal(
         tenant.create_compute_environment,
         computeEnvironmentName=uniq("ce"),
@@ -282,7 +282,7 @@ def test_untrusted_account_cannot_choose_the_executor(docker_server: Server) -> 
         tenant.create_compute_environment,
         computeEnvironmentName=uniq("ce"),
         type="MANAGED",
-        computeResources={"type": "EC2", "maxvCpus": 2},
+        computeResources={"type": "EC2", "instanceRole": "ecsInstanceRole", "maxvCpus": 2},
         tags={"batchd:executor": "local"},
     )
     assert "not trusted" in message

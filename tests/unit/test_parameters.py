@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from batchd.domain.parameters import effective_parameters, merge_environment, resource_amounts, substitute
+from batchd.domain.amounts import resource_amounts
+from batchd.domain.containers import effective_container, merge_environment
+from batchd.domain.parameters import effective_parameters, substitute
 from batchd.errors import ClientException
-from batchd.service.jobs import effective_container
 
 # --- effective_parameters ---------------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ def test_resource_requirements_must_be_numbers(value: Any) -> None:
         resource_amounts({"resourceRequirements": [{"type": "VCPU", "value": value}]})
 
 
-# --- effective_container (service/jobs.py) --------------------------------------------------------
+# --- effective_container (domain/containers.py) --------------------------------------------------------
 
 
 def definition(**container: Any) -> dict[str, Any]:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Regions outside the commercial partition, by prefix: their ARNs name their own partition.
+PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"), ("us-isob-", "aws-iso-b"))
 PARTITION = "aws"
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region: `aws-cn` for cn-*, `aws-us-gov` for us-gov-*, else `aws`."""
+    for prefix, partition in PARTITIONS:
+        if region.startswith(prefix):
+            return partition
+    return PARTITION
 
 
 @dataclass(frozen=True)
@@ -14,8 +24,13 @@ class Scope:
     region: str
     account_id: str
 
-    def arn(self, resource: str, name: str) -> str:
-        return f"arn:{PARTITION}:batch:{self.region}:{self.account_id}:{resource}/{name}"
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    def arn(self, resource: str, name: str, service: str = "batch") -> str:
+        """The ARN of a resource of `service` (Batch unless said: ECS names clusters and tasks)."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}/{name}"
 
     def compute_environment_arn(self, name: str) -> str:
         return self.arn("compute-environment", name)
@@ -40,6 +55,12 @@ class Scope:
         if reference.startswith(prefix) and len(reference) > len(prefix):
             return reference[len(prefix) :]
         return None
+
+
+def scope_of_arn(arn: str) -> Scope:
+    """The region and account an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:...) belongs to."""
+    parts = arn.split(":")
+    return Scope(region=parts[3], account_id=parts[4])
 
 
 def name_of_arn(arn: str) -> str:

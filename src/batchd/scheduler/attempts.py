@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchd.domain.arns import name_of_arn
+from batchd.domain.amounts import resource_amounts
+from batchd.domain.arns import name_of_arn, scope_of_arn
 from batchd.domain.jobs import REASON_EXITED, REASON_START_FAILED, REASON_TIMEOUT, JobStatus
-from batchd.domain.parameters import resource_amounts
 from batchd.domain.retries import should_retry
 from batchd.executors.base import AttemptEnd, LaunchSpec
 from batchd.logs.files import log_path
@@ -21,7 +21,15 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path, *, confined: boo
     run = job.run or {}
     container: dict[str, Any] = job.doc["container"]
     vcpus, memory = resource_amounts(container)
-    environment = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
+    region = scope_of_arn(job.doc["jobArn"]).region
+    # What ECS gives every task (Metaflow's @batch reads AWS_EXECUTION_ENV with no default); the
+    # definition's own values win, as they do on ECS, but not over the reserved AWS_BATCH_* below.
+    environment = {
+        "AWS_EXECUTION_ENV": execution_env(job.doc),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    environment.update({e["name"]: e.get("value", "") for e in container.get("environment") or []})
     environment.update(
         AWS_BATCH_JOB_ID=job.job_id,
         AWS_BATCH_JOB_ATTEMPT=str(run["attempt"]),
@@ -47,6 +55,25 @@ def launch_spec(job: JobRecord, logs_dir: Path, work_dir: Path, *, confined: boo
         ulimits=list(container.get("ulimits") or []),
         user=container.get("user") or None,
         confined=confined,
+    )
+
+
+def execution_env(doc: dict[str, Any]) -> str:
+    """AWS_EXECUTION_ENV as ECS sets it. A FARGATE definition runs only in FARGATE environments (a
+    queue's environments are all EC2/SPOT or all FARGATE), so the job itself says which one it ran in."""
+    return "AWS_ECS_FARGATE" if "FARGATE" in (doc.get("platformCapabilities") or []) else "AWS_ECS_EC2"
+
+
+def ecs_arns(job_arn: str, task_id: str, ce_arn: str | None) -> tuple[str, str]:
+    """The ECS task and container instance an attempt ran as, in the job's partition, region and account.
+
+    The instance is named after the environment and the task, so each attempt names one stable instance.
+    """
+    scope = scope_of_arn(job_arn)
+    cluster = name_of_arn(ce_arn or "") or "batchd"
+    return (
+        scope.arn("task", task_id, service="ecs"),
+        scope.arn("container-instance", f"{cluster}/{task_id}", service="ecs"),
     )
 
 

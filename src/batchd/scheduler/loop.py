@@ -27,7 +27,7 @@ from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, Qu
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
-from batchd.scheduler.attempts import confinement_problem, launch_spec, outcome
+from batchd.scheduler.attempts import confinement_problem, ecs_arns, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.service.common import CE, JQ
 from batchd.service.compute_environments import capacity_vcpus, executor_of
@@ -591,20 +591,19 @@ class Scheduler:
             container["exitCode"] = end.exit_code
         if end.reason:
             container["reason"] = end.reason
-        region_account = job.doc["jobArn"].split(":")[3:5]
-        task_arn = f"arn:aws:ecs:{region_account[0]}:{region_account[1]}:task/{run.get('taskId')}"
+        task_arn, instance_arn = ecs_arns(job.doc["jobArn"], str(run.get("taskId")), job.ce_arn)
         container["taskArn"] = task_arn
+        attempt_container: dict[str, Any] = {
+            "containerInstanceArn": instance_arn,
+            "exitCode": end.exit_code,
+            "reason": end.reason,
+            "logStreamName": run.get("logStreamName"),
+            "taskArn": task_arn,
+            # The model lists it; batchd's containers get no elastic network interface.
+            "networkInterfaces": [],
+        }
         record: dict[str, Any] = {
-            "container": {
-                k: v
-                for k, v in {
-                    "exitCode": end.exit_code,
-                    "reason": end.reason,
-                    "logStreamName": run.get("logStreamName"),
-                    "taskArn": task_arn,
-                }.items()
-                if v is not None
-            },
+            "container": {k: v for k, v in attempt_container.items() if v is not None},
             "stoppedAt": now,
             "statusReason": result.status_reason,
         }

@@ -61,6 +61,7 @@ class ComputeEnvironments:
             if not resources:
                 raise ClientException("computeResources must be provided for a MANAGED compute environment.")
             _check_resources(resources)
+            _check_instance_role(resources)
         if params.get("unmanagedvCpus") is not None and params["unmanagedvCpus"] < 0:
             raise ClientException("unmanagedvCpus must not be negative.")
         tags = params.get("tags")
@@ -82,7 +83,7 @@ class ComputeEnvironments:
             detail.update(
                 computeEnvironmentName=name,
                 computeEnvironmentArn=arn,
-                ecsClusterArn=f"arn:aws:ecs:{caller.scope.region}:{caller.account}:cluster/{name}_Batch_{new_id()}",
+                ecsClusterArn=caller.scope.arn("cluster", f"{name}_Batch_{new_id()}", service="ecs"),
                 state=params.get("state") or "ENABLED",
                 status="INVALID" if problem else "VALID",
                 statusReason=problem or HEALTHY,
@@ -181,6 +182,15 @@ class ComputeEnvironments:
 
 def _public(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k != "createdAt"}
+
+
+def _check_instance_role(resources: dict[str, Any]) -> None:
+    """AWS requires the ECS instance profile of an EC2 or SPOT environment; Fargate ones have none."""
+    if resources.get("type") in ("EC2", "SPOT") and not resources.get("instanceRole"):
+        raise ClientException(
+            f"computeResources.instanceRole is required for a {resources['type']} compute environment: "
+            "give the ECS instance profile's name or ARN, for example ecsInstanceRole."
+        )
 
 
 def _check_resources(resources: dict[str, Any]) -> None:

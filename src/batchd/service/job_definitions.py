@@ -3,117 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from batchd.domain.arns import Scope
+from batchd.domain.containers import check_container_properties, registered_container
+from batchd.domain.job_definitions import parse_reference
 from batchd.domain.names import check_resource_name
-from batchd.domain.parameters import resource_amounts
+from batchd.domain.retries import check_retry_strategy, registered_retry_strategy
 from batchd.domain.tags import check_tags
+from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, echo_members
 from batchd.service.confinement import check_container_allowed
 from batchd.service.pagination import page_size
 
-JD = "job-definition"
 MAX_DEFINITION_BYTES = 24 * 1024
-IMAGE = re.compile(r"[A-Za-z0-9\-_:./#@]{1,255}")
-VOLUME_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 UNSUPPORTED = ("nodeProperties", "eksProperties", "ecsProperties")
-DIGITS = re.compile(r"[0-9]+")
-MAX_REVISION = 2**31 - 1
-
-
-def parse_reference(
-    scope: Scope, reference: str, member: str = "jobDefinition"
-) -> tuple[str, int | None] | None:
-    """(name, revision or None) from an ARN, `name:revision` or a bare name; None when it names nothing.
-
-    A revision that is not ASCII digits names nothing; ASCII digits outside 1 to 2**31-1 are refused.
-    """
-    tail = scope.name_from(reference, JD)
-    if tail is None:
-        return None
-    name, sep, revision = tail.partition(":")
-    if not sep:
-        return name, None
-    if not DIGITS.fullmatch(revision):
-        return None
-    return name, check_revision(revision, member)
-
-
-def check_revision(revision: str, member: str) -> int:
-    """The revision that ASCII digits spell, if it is one AWS could have issued (1 to 2**31-1)."""
-    digits = revision.lstrip("0")
-    if not digits or len(digits) > len(str(MAX_REVISION)) or int(digits) > MAX_REVISION:
-        raise ClientException(
-            f"{member} revision must be a positive integer from 1 to {MAX_REVISION}, got '{revision[:40]}'."
-        )
-    return int(digits)
-
-
-def check_command(command: list[str] | None, member: str) -> None:
-    for arg in command or []:
-        if "\x00" in arg:
-            raise ClientException(f"{member} arguments must not contain NUL characters.")
-
-
-def check_environment_names(environment: list[dict[str, str]] | None, member: str) -> None:
-    for entry in environment or []:
-        name = entry.get("name", "")
-        value = entry.get("value", "")
-        if value is None:
-            raise ClientException(
-                f"{member} entry '{str(name)[:256]}' has a null value: "
-                "a value must be a string (or left out)."
-            )
-        if not name or not isinstance(name, str) or "=" in name or "\x00" in name or "\x00" in str(value):
-            raise ClientException(
-                f"{member} name '{name}' is invalid: names must be non-empty, without '=' or NUL characters."
-            )
-        if name.startswith("AWS_BATCH"):
-            raise ClientException(
-                f"{member} name '{name}' is reserved: names starting with AWS_BATCH are set by Batch itself."
-            )
-
-
-def check_retry_strategy(strategy: dict[str, Any] | None) -> None:
-    if not strategy:
-        return
-    attempts = strategy.get("attempts")
-    if attempts is not None and not 1 <= attempts <= 10:
-        raise ClientException(f"retryStrategy.attempts must be between 1 and 10, got {attempts}.")
-    rules = strategy.get("evaluateOnExit") or []
-    if len(rules) > 5:
-        raise ClientException("retryStrategy.evaluateOnExit may hold at most 5 entries.")
-    for rule in rules:
-        action = str(rule.get("action", ""))
-        if action.upper() not in ("RETRY", "EXIT"):
-            raise ClientException(
-                f"retryStrategy.evaluateOnExit action must be RETRY or EXIT, got '{action}'."
-            )
-        for key in ("onStatusReason", "onReason", "onExitCode"):
-            if len(str(rule.get(key, ""))) > 512:
-                raise ClientException(f"retryStrategy.evaluateOnExit {key} must be at most 512 characters.")
-
-
-def check_timeout(timeout: dict[str, Any] | None, minimum: int) -> None:
-    seconds = (timeout or {}).get("attemptDurationSeconds")
-    if seconds is not None and seconds < minimum:
-        raise ClientException(f"timeout.attemptDurationSeconds must be at least {minimum}, got {seconds}.")
-
-
-def check_amounts(vcpus: float | None, memory: int | None, where: str, required: bool) -> None:
-    if vcpus is None and required:
-        raise ClientException(f"{where} must give vcpus (or a VCPU resourceRequirement) of at least 1.")
-    if vcpus is not None and vcpus <= 0:
-        raise ClientException(f"{where} vcpus must be greater than 0, got {vcpus}.")
-    if memory is None and required:
-        raise ClientException(
-            f"{where} must give memory (or a MEMORY resourceRequirement) of at least 4 MiB."
-        )
-    if memory is not None and memory < 4:
-        raise ClientException(f"{where} memory must be at least 4 MiB, got {memory}.")
 
 
 class JobDefinitions:
@@ -144,7 +48,7 @@ class JobDefinitions:
         container = params.get("containerProperties")
         if not container:
             raise ClientException("containerProperties is required for a job definition of type container.")
-        _check_container(container)
+        check_container_properties(container)
         check_container_allowed(caller, container, self._deps.tenancy)
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
@@ -155,6 +59,11 @@ class JobDefinitions:
             revision = self._store.last_revision(caller.account, name) + 1
             arn = caller.scope.job_definition_arn(name, revision)
             doc = echo_members(params, "JobDefinition")
+            doc["containerProperties"] = registered_container(
+                container, params.get("platformCapabilities") or []
+            )
+            if params.get("retryStrategy"):
+                doc["retryStrategy"] = registered_retry_strategy(params["retryStrategy"])
             doc.update(
                 jobDefinitionName=name,
                 jobDefinitionArn=arn,
@@ -263,31 +172,3 @@ class JobDefinitions:
                 doc["status"] = "INACTIVE"
                 self._store.put_job_definition(caller.account, doc)
         return {}
-
-
-def _check_container(container: dict[str, Any]) -> None:
-    image = container.get("image")
-    if not image:
-        raise ClientException("containerProperties.image is required.")
-    if not IMAGE.fullmatch(image):
-        raise ClientException(
-            f"containerProperties.image '{image[:300]}' is invalid: "
-            "up to 255 letters, digits and - _ : . / # @."
-        )
-    vcpus, memory = resource_amounts(container, strict=True)
-    check_amounts(vcpus, memory, "containerProperties", required=True)
-    check_environment_names(container.get("environment"), "containerProperties.environment")
-    check_command(container.get("command"), "containerProperties.command")
-    names = set()
-    for volume in container.get("volumes") or []:
-        volume_name = volume.get("name")
-        if volume_name is None or not VOLUME_NAME.fullmatch(volume_name):
-            raise ClientException(
-                f"Volume name '{volume_name}' is invalid: 1 to 255 letters, digits, hyphens or underscores."
-            )
-        names.add(volume_name)
-    for mount in container.get("mountPoints") or []:
-        if mount.get("sourceVolume") not in names:
-            raise ClientException(f"mountPoint sourceVolume '{mount.get('sourceVolume')}' names no volume.")
-        if not str(mount.get("containerPath", "")).startswith("/"):
-            raise ClientException("mountPoint containerPath must be an absolute path.")

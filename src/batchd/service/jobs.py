@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
+from batchd.domain.containers import check_container_overrides, job_container
+from batchd.domain.job_definitions import parse_reference
 from batchd.domain.jobs import JobStatus
 from batchd.domain.names import JOB_ID, check_job_id, check_job_name
-from batchd.domain.parameters import effective_parameters, merge_environment, resource_amounts, substitute
+from batchd.domain.parameters import effective_parameters
+from batchd.domain.retries import check_retry_strategy
 from batchd.domain.tags import check_tags
+from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id, now_ms
-from batchd.service.job_definitions import (
-    JobDefinitions,
-    check_amounts,
-    check_command,
-    check_environment_names,
-    check_retry_strategy,
-    check_timeout,
-    parse_reference,
-)
+from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
 from batchd.service.lifecycle import Endings, end_job
 from batchd.service.pagination import page_size
@@ -33,56 +28,6 @@ MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 EPOCH_MS = re.compile(r"[0-9]{1,19}")
 MAX_EPOCH_MS = 2**63 - 1
 LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT")
-# Container members a job shows in DescribeJobs, taken from its definition.
-CONTAINER_MEMBERS = (
-    "image", "vcpus", "memory", "command", "jobRoleArn", "executionRoleArn", "volumes", "environment",
-    "mountPoints", "readonlyRootFilesystem", "ulimits", "privileged", "user", "instanceType",
-    "resourceRequirements", "linuxParameters", "logConfiguration", "secrets", "networkConfiguration",
-    "fargatePlatformConfiguration", "ephemeralStorage", "runtimePlatform", "repositoryCredentials",
-    "enableExecuteCommand",
-)  # fmt: skip
-
-
-def effective_container(
-    definition: dict[str, Any], overrides: dict[str, Any], parameters: dict[str, str]
-) -> dict[str, Any]:
-    """The definition's container with the submitter's overrides merged and `Ref::` substituted."""
-    base = definition.get("containerProperties") or {}
-    container: dict[str, Any] = {k: copy.deepcopy(base[k]) for k in CONTAINER_MEMBERS if k in base}
-    if overrides.get("command") is not None:
-        container["command"] = list(overrides["command"])
-    if overrides.get("environment"):
-        container["environment"] = merge_environment(
-            container.get("environment") or [], overrides["environment"]
-        )
-    requirements = {r["type"]: r for r in container.get("resourceRequirements") or []}
-    for req in overrides.get("resourceRequirements") or []:
-        requirements[req["type"]] = req
-    if requirements:
-        container["resourceRequirements"] = list(requirements.values())
-    for member in ("vcpus", "memory"):
-        if overrides.get(member) is not None:
-            container[member] = overrides[member]
-            # An explicit override wins over the definition's requirement of the same kind.
-            kind = "VCPU" if member == "vcpus" else "MEMORY"
-            if kind in requirements and not any(
-                r["type"] == kind for r in overrides.get("resourceRequirements") or []
-            ):
-                container["resourceRequirements"] = [
-                    r for r in container["resourceRequirements"] if r["type"] != kind
-                ]
-    vcpus, memory = resource_amounts(container)
-    container["vcpus"], container["memory"] = vcpus, memory
-    if isinstance(vcpus, float):
-        if vcpus.is_integer():
-            container["vcpus"] = int(vcpus)
-        else:
-            # The wire's vcpus is an Integer: AWS shows fractional vCPUs only in resourceRequirements.
-            del container["vcpus"]
-    container["command"] = substitute(container.get("command") or [], parameters)
-    for member in ("environment", "volumes", "mountPoints", "ulimits"):
-        container.setdefault(member, [])
-    return container
 
 
 class Jobs:
@@ -103,10 +48,7 @@ class Jobs:
                 "nodeOverrides is not supported by batchd: multi-node jobs cannot run here."
             )
         overrides = params.get("containerOverrides") or {}
-        check_environment_names(overrides.get("environment"), "containerOverrides.environment")
-        check_command(overrides.get("command"), "containerOverrides.command")
-        vcpus, memory = resource_amounts(overrides, strict=True)
-        check_amounts(vcpus, memory, "containerOverrides", required=False)
+        check_container_overrides(overrides)
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
@@ -121,8 +63,7 @@ class Jobs:
             )
         definition = self._definitions.resolve_active(caller, params["jobDefinition"])
         parameters = effective_parameters(definition.get("parameters") or {}, params.get("parameters") or {})
-        container = effective_container(definition, overrides, parameters)
-        check_amounts(*resource_amounts(container), "The job's container", required=True)
+        container = job_container(definition, overrides, parameters)
         with self._store.transaction():
             named = [d["jobId"] for d in dependencies if "jobId" in d]
             missing = set(named) - self._store.existing_job_ids(caller.account, named)
@@ -359,6 +300,15 @@ def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
             else:
                 query["name"] = value
         elif name == "JOB_DEFINITION":
+            if value.endswith("*"):
+                # A prefix over names (case-sensitive, as AWS documents), any revision; never an ARN.
+                if value.startswith("arn:"):
+                    raise ClientException(
+                        "ListJobs filter JOB_DEFINITION takes a trailing '*' after a name only, not after "
+                        f"an ARN: got '{value[:300]}'."
+                    )
+                query["jd_arn_prefix"] = caller.scope.job_definition_arn(value[:-1], 0)[: -len(":0")]
+                continue
             parsed = parse_reference(caller.scope, value, "ListJobs filter JOB_DEFINITION")
             if parsed is None:
                 query["jd_arn"] = ""  # names no definition, so matches no job

@@ -566,11 +566,12 @@ class SqliteStore:
         if status is not None:
             sql += " AND status = ?"
             args.append(status.value)
+        # ListJobs' JOB_NAME is case-insensitive, its prefix too; job names are ASCII, NOCASE's range.
         if name is not None:
-            sql += " AND name = ?"
+            sql += " AND name = ? COLLATE NOCASE"
             args.append(name)
         if name_prefix is not None:
-            sql += " AND substr(name, 1, ?) = ?"
+            sql += " AND substr(name, 1, ?) = ? COLLATE NOCASE"
             args.extend([len(name_prefix), name_prefix])
         if jd_arn is not None:
             sql += " AND jd_arn = ?"
