@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from batchd.domain.retries import should_retry
+from batchd.domain.retries import check_retry_strategy, registered_retry_strategy, should_retry
+from batchd.errors import ClientException
 
 EXITED = "Essential container in task exited"
 
@@ -148,3 +149,35 @@ def test_retry_rule_still_bounded_by_attempts() -> None:
 
 def test_empty_rule_list_retries() -> None:
     assert retry({"attempts": 2, "evaluateOnExit": []})
+
+
+# --- check_retry_strategy / registered_retry_strategy ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ({"attempts": 11}, "retryStrategy.attempts must be between 1 and 10, got 11."),
+        ({"attempts": 0}, "retryStrategy.attempts must be between 1 and 10, got 0."),
+        ({"evaluateOnExit": [{"action": "EXIT"}] * 6}, "may hold at most 5 entries"),
+        ({"evaluateOnExit": [{"action": "again"}]}, "must be RETRY or EXIT, got 'again'."),
+        ({"evaluateOnExit": [{"action": "EXIT", "onReason": "x" * 513}]}, "onReason must be at most 512"),
+    ],
+)
+def test_strategies_aws_refuses_are_refused(strategy: dict[str, Any], message: str) -> None:
+    with pytest.raises(ClientException, match=message):
+        check_retry_strategy(strategy)
+
+
+def test_actions_are_read_in_any_case_and_registered_lower_case() -> None:
+    strategy = {"attempts": 2, "evaluateOnExit": [{"onExitCode": "1", "action": "Exit"}, {"action": "RETRY"}]}
+    check_retry_strategy(strategy)
+    registered = registered_retry_strategy(strategy)
+    assert registered == {
+        "attempts": 2,
+        "evaluateOnExit": [{"onExitCode": "1", "action": "exit"}, {"action": "retry"}],
+    }
+    assert strategy["evaluateOnExit"][0]["action"] == "Exit"
+    # The scheduler reads the registered, lower-case actions as AWS does.
+    assert not should_retry(registered, 1, 1, None, EXITED)
+    assert should_retry(registered, 1, 2, None, EXITED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from batchd.domain.compute_resources import check_compute_resources, check_instance_role
 from batchd.domain.jobs import ACTIVE, REASON_CE_DELETED
 from batchd.domain.names import check_resource_name
 from batchd.domain.tags import check_tags
@@ -60,8 +61,8 @@ class ComputeEnvironments:
         if kind == "MANAGED":
             if not resources:
                 raise ClientException("computeResources must be provided for a MANAGED compute environment.")
-            _check_resources(resources)
-            _check_instance_role(resources)
+            check_compute_resources(resources)
+            check_instance_role(resources)
         if params.get("unmanagedvCpus") is not None and params["unmanagedvCpus"] < 0:
             raise ClientException("unmanagedvCpus must not be negative.")
         tags = params.get("tags")
@@ -131,7 +132,7 @@ class ComputeEnvironments:
                         "computeResources cannot be updated on an UNMANAGED compute environment."
                     )
                 merged = {**(detail.get("computeResources") or {}), **changes}
-                _check_resources(merged)
+                check_compute_resources(merged)
                 detail["computeResources"] = merged
             if params.get("unmanagedvCpus") is not None:
                 if params["unmanagedvCpus"] < 0:
@@ -182,37 +183,3 @@ class ComputeEnvironments:
 
 def _public(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k != "createdAt"}
-
-
-def _check_instance_role(resources: dict[str, Any]) -> None:
-    """AWS requires the ECS instance profile of an EC2 or SPOT environment; Fargate ones have none."""
-    if resources.get("type") in ("EC2", "SPOT") and not resources.get("instanceRole"):
-        raise ClientException(
-            f"computeResources.instanceRole is required for a {resources['type']} compute environment: "
-            "give the ECS instance profile's name or ARN, for example ecsInstanceRole."
-        )
-
-
-def _check_resources(resources: dict[str, Any]) -> None:
-    kind = resources.get("type")
-    if kind is None:
-        raise ClientException("computeResources.type is required (EC2, SPOT, FARGATE or FARGATE_SPOT).")
-    maximum = resources.get("maxvCpus")
-    if maximum is None or maximum < 1:
-        raise ClientException("computeResources.maxvCpus must be at least 1.")
-    minimum = resources.get("minvCpus") or 0
-    if minimum < 0:
-        raise ClientException("computeResources.minvCpus must not be negative.")
-    if minimum > maximum:
-        raise ClientException(
-            f"computeResources.minvCpus ({minimum}) must not be greater than maxvCpus ({maximum})."
-        )
-    desired = resources.get("desiredvCpus")
-    if desired is not None and not minimum <= desired <= maximum:
-        raise ClientException(
-            f"computeResources.desiredvCpus ({desired}) must be between minvCpus ({minimum}) "
-            f"and maxvCpus ({maximum})."
-        )
-    bid = resources.get("bidPercentage")
-    if bid is not None and not 0 <= bid <= 100:
-        raise ClientException(f"computeResources.bidPercentage must be between 0 and 100, got {bid}.")
