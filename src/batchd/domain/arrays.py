@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from batchd.domain.jobs import REASON_ARRAY_SUCCEEDED, JobStatus, array_failed_reason
+from batchd.errors import ClientException
+
+MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 
 # The members a child does not share with its parent.
 _OWN = ("jobId", "jobArn", "status", "statusReason", "arrayProperties", "dependsOn", "attempts")
@@ -60,3 +63,16 @@ def parent_outcome(counts: Mapping[str, int], size: int) -> tuple[JobStatus, str
     if failed:
         return JobStatus.FAILED, array_failed_reason(failed, size)
     return JobStatus.SUCCEEDED, REASON_ARRAY_SUCCEEDED
+
+
+def array_size_of(properties: Mapping[str, Any] | None) -> int | None:
+    """The array's size, or None for an ordinary job (no arrayProperties, or no size in them)."""
+    size = (properties or {}).get("size")
+    if size is None:
+        return None
+    if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
+        raise ClientException(
+            f"arrayProperties.size must be between {MIN_ARRAY_SIZE} and {MAX_ARRAY_SIZE:,}, got {size}: "
+            "leave arrayProperties out to submit one job."
+        )
+    return int(size)

@@ -6,7 +6,9 @@ import json
 import re
 from typing import Any
 
+from batchd.domain.arrays import array_size_of
 from batchd.domain.containers import check_container_overrides, job_container
+from batchd.domain.dependencies import depends_on_entries
 from batchd.domain.job_definitions import parse_reference
 from batchd.domain.jobs import JobStatus
 from batchd.domain.names import JOB_ID, check_job_id, check_job_name
@@ -24,7 +26,6 @@ from batchd.store.records import JobRecord
 
 MAX_SUBMIT_BYTES = 30 * 1024
 MAX_REASON = 1024
-MIN_ARRAY_SIZE, MAX_ARRAY_SIZE = 2, 10_000
 EPOCH_MS = re.compile(r"[0-9]{1,19}")
 MAX_EPOCH_MS = 2**63 - 1
 LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT")
@@ -42,7 +43,7 @@ class Jobs:
         check_job_name(name)
         if len(json.dumps(params)) > MAX_SUBMIT_BYTES:
             raise ClientException(f"The SubmitJob request is larger than {MAX_SUBMIT_BYTES // 1024} KiB.")
-        array_size = _array_size(params.get("arrayProperties"))
+        array_size = array_size_of(params.get("arrayProperties"))
         if params.get("nodeOverrides"):
             raise ClientException(
                 "nodeOverrides is not supported by batchd: multi-node jobs cannot run here."
@@ -52,7 +53,9 @@ class Jobs:
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
-        dependencies = self._dependencies(params.get("dependsOn") or [], array_size)
+        dependencies = depends_on_entries(
+            params.get("dependsOn") or [], array_size, self._deps.max_depends_on
+        )
         # The jobs this one waits for as a whole; N_TO_N and SEQUENTIAL bind its children at their spawn.
         depends_on = [d["jobId"] for d in dependencies if "type" not in d]
 
@@ -124,39 +127,6 @@ class Jobs:
                 f"RUNNABLE, an array's children included), the limit the operator set, and this job would "
                 f"make more: submit again once some have started."
             )
-
-    def _dependencies(self, entries: list[dict[str, Any]], array_size: int | None) -> list[dict[str, Any]]:
-        """dependsOn as DescribeJobs shows it: each entry once, its type kept (docs/jobs.md)."""
-        if len(entries) > self._deps.max_depends_on:
-            raise ClientException(
-                f"dependsOn may name at most {self._deps.max_depends_on} jobs, got {len(entries)}."
-            )
-        out: list[dict[str, Any]] = []
-        for entry in entries:
-            job_id, kind = entry.get("jobId"), entry.get("type")
-            if kind not in (None, "N_TO_N", "SEQUENTIAL"):
-                raise ClientException(f"dependsOn type must be N_TO_N or SEQUENTIAL, got '{kind}'.")
-            if kind is not None and array_size is None:
-                raise ClientException(
-                    f"A dependsOn entry of type {kind} applies to array jobs: "
-                    "submit with arrayProperties.size, or leave the type out."
-                )
-            if kind == "SEQUENTIAL":
-                if job_id:
-                    raise ClientException(
-                        "A SEQUENTIAL dependency names no jobId: each child waits for the one before it."
-                    )
-                clean: dict[str, Any] = {"type": kind}
-            else:
-                if not job_id:
-                    raise ClientException("Every dependsOn entry other than SEQUENTIAL needs a jobId.")
-                check_job_id(job_id, "dependsOn jobId")
-                clean = {"jobId": job_id} if kind is None else {"jobId": job_id, "type": kind}
-            if clean not in out:
-                out.append(clean)
-        if sum(1 for d in out if d.get("type") == "SEQUENTIAL") > 1:
-            raise ClientException("dependsOn may hold one SEQUENTIAL entry.")
-        return out
 
     def _check_n_to_n(self, caller: Caller, dependencies: list[dict[str, Any]], size: int | None) -> None:
         """An N_TO_N dependency names an array parent of the same size: child i waits for its child i."""
@@ -261,19 +231,6 @@ class Jobs:
         if job is None:
             raise ClientException(f"Job {job_id} does not exist.")
         return job, reason
-
-
-def _array_size(properties: dict[str, Any] | None) -> int | None:
-    """The array's size, or None for an ordinary job (no arrayProperties, or no size in them)."""
-    size = (properties or {}).get("size")
-    if size is None:
-        return None
-    if not MIN_ARRAY_SIZE <= size <= MAX_ARRAY_SIZE:
-        raise ClientException(
-            f"arrayProperties.size must be between {MIN_ARRAY_SIZE} and {MAX_ARRAY_SIZE:,}, got {size}: "
-            "leave arrayProperties out to submit one job."
-        )
-    return int(size)
 
 
 def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
