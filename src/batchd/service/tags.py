@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchd.domain.arrays import parent_of
+from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
-from batchd.service.common import CE, JQ, Caller, ServiceDeps, check_tags
+from batchd.service.common import CE, JQ, Caller, ServiceDeps
 from batchd.service.confinement import EXECUTOR_TAG
 from batchd.store.sqlite import SqliteStore
 
