@@ -14,6 +14,7 @@ from batchd.events.hub import EventHub
 from batchd.events.stream import EventStreams
 from batchd.events.webhooks import Webhooks
 from batchd.executors.registry import Executors
+from batchd.protocol.calls import WireProtocol
 from batchd.protocol.jsonrpc import JsonRpc
 from batchd.protocol.pages import Page, healthz
 from batchd.protocol.restjson import RestJson
@@ -113,6 +114,6 @@ def build(settings: Settings) -> Server:
         await scheduler.stop()
         store.close()
 
-    protocols = [JsonRpc(LOGS, {}), RestJson(BATCH, service.operations)]
+    protocols: list[WireProtocol] = [JsonRpc(LOGS, {}), RestJson(BATCH, service.operations)]
     app = Router(protocols, authenticate, [start], [stop], pre_authenticate, pages)
     return Server(app=app, store=store, scheduler=scheduler, executors=executors, events=events)
