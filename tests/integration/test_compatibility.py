@@ -281,6 +281,8 @@ def test_arns_use_the_partition_of_the_region(regional: tuple[Any, str, str]) ->
     assert done["attempts"][0]["container"]["taskArn"].startswith(
         f"arn:{partition}:ecs:{region}:{ACCOUNT}:task/"
     )
+    client.tag_resource(resourceArn=queue_arn, tags={"team": "data"})
+    assert client.list_tags_for_resource(resourceArn=queue_arn)["tags"] == {"team": "data"}
     # An ARN of the commercial partition names nothing here.
     assert describe(client, job["jobId"])["jobArn"].startswith(prefix)
     wrong = f"arn:aws:batch:{region}:{ACCOUNT}:compute-environment/ce"
