@@ -104,7 +104,12 @@ def test_logs_input_is_checked_against_the_logs_model(server: Server) -> None:
     assert status == 400 and body["__type"] == "InvalidParameterException", body
 
 
-def test_one_endpoint_url_serves_both_services(server: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "variables", [("AWS_ENDPOINT_URL",), ("AWS_ENDPOINT_URL_BATCH", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")]
+)
+def test_endpoint_variables_alone_serve_both_services(
+    server: Server, tmp_path: Path, variables: tuple[str, ...]
+) -> None:
     script = textwrap.dedent(
         """
         import boto3
@@ -119,8 +124,8 @@ def test_one_endpoint_url_serves_both_services(server: Server, tmp_path: Path) -
         """
     )
     env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **dict.fromkeys(variables, server.endpoint),
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": REGION,
