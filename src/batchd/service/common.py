@@ -12,7 +12,6 @@ from batchd.awsmodel import service_model
 from batchd.domain.arns import Scope
 
 # Re-exported for service.tags until it imports batchd.domain.tags itself.
-from batchd.domain.tags import check_tags as check_tags
 from batchd.errors import ClientException
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
