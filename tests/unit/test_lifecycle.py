@@ -1,11 +1,11 @@
-"""service/lifecycle.end_job on an array whose children are only partly created."""
+"""store/lifecycle.end_job on an array whose children are only partly created."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from batchd.domain.jobs import JobStatus
-from batchd.service.lifecycle import Endings, end_job
+from batchd.store.lifecycle import Endings, end_job
 from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 # Re-exported for the scheduler until it imports batchd.domain.amounts itself.
-from batchd.domain.amounts import resource_amounts as resource_amounts
 
 REF_PREFIX = "Ref::"
 

@@ -19,20 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchd.config import Settings
+from batchd.domain.amounts import resource_amounts
 from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
+from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
-from batchd.domain.parameters import resource_amounts
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
 from batchd.scheduler.attempts import confinement_problem, ecs_arns, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
-from batchd.service.common import CE, JQ
-from batchd.service.compute_environments import capacity_vcpus, executor_of
-from batchd.service.lifecycle import fail_queued
 from batchd.store.errors import Conflict, StoreError
+from batchd.store.lifecycle import fail_queued
 from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy

@@ -17,9 +17,6 @@ from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy
 
-CE = "compute-environment"
-JQ = "job-queue"
-
 
 @dataclass(frozen=True)
 class Caller:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from batchd.domain.compute_environments import CE, EXECUTOR_TAG, JQ, executor_of
 from batchd.domain.compute_resources import check_compute_resources, check_instance_role
 from batchd.domain.jobs import ACTIVE, REASON_CE_DELETED
 from batchd.domain.names import check_resource_name
 from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
 from batchd.service.common import (
-    CE,
-    JQ,
     Caller,
     ServiceDeps,
     check_list_size,
@@ -20,25 +18,12 @@ from batchd.service.common import (
     new_id,
     now_ms,
 )
-from batchd.service.confinement import EXECUTOR_TAG, check_executor_choice
-from batchd.service.lifecycle import request_stop
+from batchd.service.confinement import check_executor_choice
 from batchd.service.pagination import page_size
+from batchd.store.lifecycle import request_stop
 
 EXECUTORS = ("local", "docker")
 HEALTHY = "ComputeEnvironment Healthy"
-
-
-def executor_of(detail: dict[str, Any], default: str) -> str:
-    """Which executor runs this environment: its `batchd:executor` tag, else the server's default."""
-    return str((detail.get("tags") or {}).get(EXECUTOR_TAG, default))
-
-
-def capacity_vcpus(detail: dict[str, Any]) -> float:
-    """vCPUs an environment offers (SPEC §18): maxvCpus, or for UNMANAGED unmanagedvCpus / host CPUs."""
-    if detail.get("type") == "UNMANAGED":
-        given = detail.get("unmanagedvCpus")
-        return float(given) if given else float(os.cpu_count() or 1)
-    return float((detail.get("computeResources") or {}).get("maxvCpus", 0))
 
 
 class ComputeEnvironments:

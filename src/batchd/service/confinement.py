@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from batchd.domain.compute_environments import EXECUTOR_TAG
 from batchd.errors import ClientException
 from batchd.service.common import Caller
 from batchd.tenancy import Tenancy
-
-EXECUTOR_TAG = "batchd:executor"
 
 
 def check_executor_choice(caller: Caller, tags: Mapping[str, str] | None, default_executor: str) -> None:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchd.domain.compute_environments import CE, JQ
 from batchd.domain.jobs import ACTIVE, QUEUED, REASON_QUEUE_DELETED
 from batchd.domain.names import check_resource_name
 from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
 from batchd.service.common import (
-    CE,
-    JQ,
     Caller,
     ServiceDeps,
     check_list_size,
     echo_members,
     now_ms,
 )
-from batchd.service.lifecycle import Endings, end_job
 from batchd.service.pagination import page_size
+from batchd.store.lifecycle import Endings, end_job
 
 HEALTHY = "JobQueue Healthy"
 MAX_ENVIRONMENTS = 3

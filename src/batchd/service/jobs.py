@@ -20,8 +20,8 @@ from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id, now_ms
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
-from batchd.service.lifecycle import Endings, end_job
 from batchd.service.pagination import page_size
+from batchd.store.lifecycle import Endings, end_job
 from batchd.store.records import JobRecord
 
 MAX_SUBMIT_BYTES = 30 * 1024

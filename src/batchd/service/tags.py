@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchd.domain.arrays import parent_of
+from batchd.domain.compute_environments import CE, EXECUTOR_TAG, JQ
 from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
-from batchd.service.common import CE, JQ, Caller, ServiceDeps
-from batchd.service.confinement import EXECUTOR_TAG
+from batchd.service.common import Caller, ServiceDeps
 from batchd.store.sqlite import SqliteStore
 
 JD = "job-definition"

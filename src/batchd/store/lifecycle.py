@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchd.clock import now_ms
 from batchd.domain.jobs import ACTIVE, QUEUED, JobStatus
-from batchd.service.common import now_ms
 from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 
