@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,10 +49,6 @@ class ServiceDeps:
     max_depends_on: int = 100
     min_timeout_seconds: int = 60
     tenancy: Tenancy = field(default_factory=Tenancy)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def new_id() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchd.clock import now_ms
 from batchd.domain.compute_environments import CE, EXECUTOR_TAG, JQ, executor_of
 from batchd.domain.compute_resources import check_compute_resources, check_instance_role
 from batchd.domain.jobs import ACTIVE, REASON_CE_DELETED
@@ -16,7 +17,6 @@ from batchd.service.common import (
     check_list_size,
     echo_members,
     new_id,
-    now_ms,
 )
 from batchd.service.confinement import check_executor_choice
 from batchd.service.pagination import page_size

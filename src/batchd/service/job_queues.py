@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchd.clock import now_ms
 from batchd.domain.compute_environments import CE, JQ
 from batchd.domain.jobs import ACTIVE, QUEUED, REASON_QUEUE_DELETED
 from batchd.domain.names import check_resource_name
@@ -14,7 +15,6 @@ from batchd.service.common import (
     ServiceDeps,
     check_list_size,
     echo_members,
-    now_ms,
 )
 from batchd.service.pagination import page_size
 from batchd.store.lifecycle import Endings, end_job

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from batchd.clock import now_ms
 from batchd.domain.arrays import array_size_of
 from batchd.domain.containers import check_container_overrides, job_container
 from batchd.domain.dependencies import depends_on_entries
@@ -17,7 +18,7 @@ from batchd.domain.retries import check_retry_strategy
 from batchd.domain.tags import check_tags
 from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
-from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id, now_ms
+from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
 from batchd.service.pagination import page_size
