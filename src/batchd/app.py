@@ -21,8 +21,9 @@ from batchd.protocol.restjson import RestJson
 from batchd.protocol.router import PreAuthenticate, Router
 from batchd.protocol.sigv4 import SignatureVerifier, load_credentials_file
 from batchd.scheduler.loop import Scheduler
-from batchd.service.api import BatchService
+from batchd.service.api import BatchService, find_operations
 from batchd.service.common import Caller, ServiceDeps
+from batchd.service.logs import Logs
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import check_mount_allow_list, load_tenancy
@@ -114,6 +115,10 @@ def build(settings: Settings) -> Server:
         await scheduler.stop()
         store.close()
 
-    protocols: list[WireProtocol] = [JsonRpc(LOGS, {}), RestJson(BATCH, service.operations)]
+    logs = Logs(store, settings.logs_dir, deps.paginator)
+    protocols: list[WireProtocol] = [
+        JsonRpc(LOGS, find_operations(LOGS, (logs,))),
+        RestJson(BATCH, service.operations),
+    ]
     app = Router(protocols, authenticate, [start], [stop], pre_authenticate, pages)
     return Server(app=app, store=store, scheduler=scheduler, executors=executors, events=events)

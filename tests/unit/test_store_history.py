@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from batchd.domain.jobs import JobStatus
 from batchd.store.errors import Conflict
 from batchd.store.records import JobRecord
-from batchd.store.schema import V1
+from batchd.store.schema import SCHEMA_VERSION, V1, V2
 from batchd.store.sqlite import SqliteStore
 
 S = JobStatus
@@ -129,7 +130,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
     old.close()
     store = SqliteStore(path)
     try:
-        assert store.get_meta("schema_version") == "2"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
         kept = store.get_job("old")
         assert kept is not None and kept.status == S.RUNNABLE and kept.array_parent is None
         assert [j.job_id for j in store.jobs_in_queue(ACCOUNT, "q", [S.RUNNABLE])] == ["old"]
@@ -137,7 +138,7 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
         store.close()
     reopened = SqliteStore(path)  # a second open applies nothing twice
     try:
-        assert reopened.get_meta("schema_version") == "2"
+        assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
     finally:
         reopened.close()
 
@@ -169,3 +170,57 @@ def test_queued_jobs_count_an_arrays_children_created_or_not(store: SqliteStore)
     store.update_job(kids[0], S.RUNNABLE)
     assert store.count_queued(ACCOUNT, 100) == 6
     assert store.count_queued("000000000000", 100) == 0
+
+
+def test_a_version_2_database_gets_the_log_streams_of_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    for statement in (*V1, *V2):
+        old.execute(statement)
+    old.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '2')")
+    retried = {
+        "jobId": "retried",
+        "status": "SUCCEEDED",
+        "container": {"logStreamName": "jd/default/second"},
+        "attempts": [
+            {"container": {"logStreamName": "jd/default/first"}, "startedAt": 5},
+            {"container": {"logStreamName": "jd/default/second"}, "startedAt": 9},
+        ],
+    }
+    configured = {
+        "jobId": "configured",
+        "status": "RUNNING",
+        "container": {
+            "logStreamName": "team/default/third",
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/team/logs"}},
+        },
+    }
+    other_driver = {
+        "jobId": "other",
+        "status": "RUNNING",
+        "container": {
+            "logStreamName": "jd/default/fourth",
+            "logConfiguration": {"logDriver": "json-file", "options": {"awslogs-group": "/ignored"}},
+        },
+    }
+    never_ran = {"jobId": "waiting", "status": "RUNNABLE", "container": {}}
+    for created, doc in enumerate((retried, configured, other_driver, never_ran), start=1):
+        old.execute(
+            "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, doc) "
+            "VALUES (?, ?, 'q', 'n', 'd', ?, ?, ?)",
+            (doc["jobId"], ACCOUNT, doc["status"], created, json.dumps(doc)),
+        )
+    old.commit()
+    old.close()
+    store = SqliteStore(path)
+    try:
+        assert store.log_streams(ACCOUNT, "/aws/batch/job") == [
+            ("jd/default/first", 1),
+            ("jd/default/fourth", 3),
+            ("jd/default/second", 1),
+        ]
+        assert store.log_streams(ACCOUNT, "/team/logs") == [("team/default/third", 2)]
+        assert store.log_groups(ACCOUNT) == [("/aws/batch/job", 1), ("/team/logs", 2)]
+        assert store.log_streams("999999999999", "/aws/batch/job") == []
+    finally:
+        store.close()

@@ -24,6 +24,7 @@ from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
+from batchd.domain.log_streams import log_group_of, log_stream_name
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
@@ -457,13 +458,20 @@ class Scheduler:
                     "executor": executor,
                     "attempt": attempt,
                     "taskId": task_id,
-                    "logStreamName": f"{definition_name}/default/{task_id}",
+                    "logStreamName": log_stream_name(job.doc["container"], definition_name, task_id),
                 }
                 job.doc.pop("statusReason", None)
                 job.doc["container"]["logStreamName"] = job.run["logStreamName"]
                 job.doc["container"].pop("exitCode", None)
                 job.doc["container"].pop("reason", None)
                 if self._write(job, JobStatus.RUNNABLE):
+                    with self._store.transaction():
+                        self._store.add_log_stream(
+                            job.account,
+                            log_group_of(job.doc["container"]),
+                            job.run["logStreamName"],
+                            _now(),
+                        )
                     self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
 

@@ -81,5 +81,36 @@ V2 = (
         doc TEXT NOT NULL)""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+V3 = (
+    # CloudWatch Logs' view of the attempt logs: one row per log stream, made when an attempt is placed,
+    # so the Logs API lists a group's streams without walking the log directory. Events stay in the
+    # files; nothing here is written per output line.
+    """CREATE TABLE log_streams (
+        account TEXT NOT NULL,
+        log_group TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account, log_group, name)) WITHOUT ROWID""",
+    # The streams of attempts placed before this table existed, in the group their job's logConfiguration
+    # names (the default group otherwise). Made "when the job was": no event of theirs is earlier, which
+    # is what FilterLogEvents' merge relies on.
+    """INSERT OR IGNORE INTO log_streams(account, log_group, name, created_at)
+        SELECT jobs.account,
+               COALESCE(CASE WHEN json_extract(jobs.doc, '$.container.logConfiguration.logDriver') = 'awslogs'
+                    THEN json_extract(jobs.doc, '$.container.logConfiguration.options."awslogs-group"') END,
+                   '/aws/batch/job'),
+               json_extract(attempt.value, '$.container.logStreamName'),
+               jobs.created_at
+        FROM jobs, json_each(jobs.doc, '$.attempts') AS attempt
+        WHERE json_extract(attempt.value, '$.container.logStreamName') IS NOT NULL""",
+    """INSERT OR IGNORE INTO log_streams(account, log_group, name, created_at)
+        SELECT account,
+               COALESCE(CASE WHEN json_extract(doc, '$.container.logConfiguration.logDriver') = 'awslogs'
+                    THEN json_extract(doc, '$.container.logConfiguration.options."awslogs-group"') END,
+                   '/aws/batch/job'),
+               json_extract(doc, '$.container.logStreamName'), created_at
+        FROM jobs WHERE json_extract(doc, '$.container.logStreamName') IS NOT NULL""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -629,7 +629,69 @@ class SqliteStore:
             cutoff,
         )
         self._db.execute(f"DELETE FROM jobs WHERE job_id IN ({chosen})", cutoff)
-        return [(account, stream) for account, stream in streams if stream]
+        purged = [(account, stream) for account, stream in streams if stream]
+        self._db.executemany("DELETE FROM log_streams WHERE account = ? AND name = ?", purged)
+        return purged
+
+    # --- log streams (the Logs API's index of the attempt logs) -------------------------------------------
+
+    def add_log_stream(self, account: str, log_group: str, name: str, created_at: int) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO log_streams(account, log_group, name, created_at) VALUES (?, ?, ?, ?)",
+            (account, log_group, name, created_at),
+        )
+
+    def log_stream_created(self, account: str, log_group: str, name: str) -> int | None:
+        """When the stream was made, or None if it does not exist."""
+        row = self._db.execute(
+            "SELECT created_at FROM log_streams WHERE account = ? AND log_group = ? AND name = ?",
+            (account, log_group, name),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def log_streams(
+        self,
+        account: str,
+        log_group: str,
+        prefix: str = "",
+        after: str | None = None,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> list[tuple[str, int]]:
+        """(name, created_at) of a group's streams in name order (reversed if `descending`), names
+        starting with `prefix`, after `after` in that order."""
+        sql = "SELECT name, created_at FROM log_streams WHERE account = ? AND log_group = ?"
+        args: list[Any] = [account, log_group]
+        if prefix:
+            # A range, not LIKE: stream names may hold % and _, and the range uses the primary key.
+            sql += " AND name >= ? AND name < ?"
+            args.extend([prefix, prefix + "\U0010ffff"])
+        if after is not None:
+            sql += " AND name < ?" if descending else " AND name > ?"
+            args.append(after)
+        sql += " ORDER BY name DESC" if descending else " ORDER BY name"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [(str(r[0]), int(r[1])) for r in self._db.execute(sql, args)]
+
+    def log_groups(
+        self, account: str, prefix: str = "", after: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, int]]:
+        """(name, created_at of its first stream) of the account's log groups, in name order."""
+        sql = "SELECT log_group, MIN(created_at) FROM log_streams WHERE account = ?"
+        args: list[Any] = [account]
+        if prefix:
+            sql += " AND log_group >= ? AND log_group < ?"
+            args.extend([prefix, prefix + "\U0010ffff"])
+        if after is not None:
+            sql += " AND log_group > ?"
+            args.append(after)
+        sql += " GROUP BY log_group ORDER BY log_group"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [(str(r[0]), int(r[1])) for r in self._db.execute(sql, args)]
 
     @staticmethod
     def _row(job: JobRecord) -> tuple[Any, ...]:
