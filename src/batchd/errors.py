@@ -30,7 +30,7 @@ class ServerException(BatchError):
 
 
 class AuthError(BatchError):
-    """A request whose signature could not be verified (SPEC §2)."""
+    """A request whose signature could not be verified (docs/api.md, Signatures and accounts)."""
 
     status = 403
 

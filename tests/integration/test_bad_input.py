@@ -1,4 +1,5 @@
-"""Malformed requests over raw HTTP: a 4xx in AWS's error shape, never a 5xx, never a change (SPEC §1, §4)."""
+"""Malformed requests over raw HTTP: a 4xx in AWS's error shape, never a 5xx, never a change (docs/api.md, The
+wire; Validation common to every operation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""CancelJob and TerminateJob in every state, with real local processes (SPEC §8.4, §8.5, §10)."""
+"""CancelJob and TerminateJob in every state, with real local processes (docs/api.md, CancelJob;
+TerminateJob)."""
 
 from __future__ import annotations
 

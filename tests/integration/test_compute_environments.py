@@ -1,4 +1,5 @@
-"""Create/Describe/Update/DeleteComputeEnvironment against a real server (SPEC §5, §18, §19)."""
+"""Create/Describe/Update/DeleteComputeEnvironment against a real server (docs/api.md, Compute
+environments)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Concurrency and crash safety: many clients at once, and kill -9 loses nothing acknowledged (SPEC §18)."""
+"""Concurrency and crash safety: many clients at once, and kill -9 loses nothing acknowledged (docs/api.md,
+Errors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Register/Describe/DeregisterJobDefinition against a real server (SPEC §7, §18)."""
+"""Register/Describe/DeregisterJobDefinition against a real server (docs/api.md, Job definitions)."""
 
 from __future__ import annotations
 

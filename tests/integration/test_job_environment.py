@@ -1,4 +1,5 @@
-"""What a job's process sees and is limited by, with the local executor (SPEC §11, §12)."""
+"""What a job's process sees and is limited by, with the local executor (docs/api.md, The job's container and
+environment)."""
 
 from __future__ import annotations
 

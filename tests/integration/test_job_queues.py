@@ -1,4 +1,4 @@
-"""Create/Describe/Update/DeleteJobQueue against a real server (SPEC §6, §18, §19)."""
+"""Create/Describe/Update/DeleteJobQueue against a real server (docs/api.md, Job queues)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_create_disabled_queue(client):  # type: ignore[no-untyped-def]
 
 
 def test_a_queue_can_be_created_right_after_its_environment(client):  # type: ignore[no-untyped-def]
-    # SPEC §18: the environment is VALID when CreateComputeEnvironment returns.
+    # docs/api.md, Compute environments: the environment is VALID when CreateComputeEnvironment returns.
     for _ in range(5):
         name = queue_on(client, environment(client))
         assert describe_one(client, name)["status"] == "VALID"

@@ -1,4 +1,5 @@
-"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob on a real server (SPEC §8–§12, §18, §19)."""
+"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob on a real server (docs/api.md, Jobs; The job's
+container and environment; Decisions where AWS is silent)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def listed(client, queue: str, **kwargs) -> list[str]:  # type: ignore[no-untype
 
 
 def newest_first(client, ids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """ListJobs order as SPEC §18 defines it: createdAt descending, ties by jobId."""
+    """ListJobs order as docs/api.md, ListJobs, defines it: createdAt descending, ties by jobId."""
     jobs = client.describe_jobs(jobs=ids)["jobs"]
     return [j["jobId"] for j in sorted(jobs, key=lambda j: (-j["createdAt"], j["jobId"]))]
 

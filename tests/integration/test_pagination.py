@@ -1,4 +1,5 @@
-"""nextToken pagination of the four paginated operations, through botocore's own paginators (SPEC §13)."""
+"""nextToken pagination of the four paginated operations, through botocore's own paginators (docs/api.md,
+Pagination)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""kill -9 of the server while local jobs run, then a restart on the same data (SPEC §9)."""
+"""kill -9 of the server while local jobs run, then a restart on the same data (docs/api.md, Job statuses and
+statusReason; docs/jobs.md, Crash safety)."""
 
 from __future__ import annotations
 

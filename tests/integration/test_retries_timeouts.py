@@ -1,4 +1,5 @@
-"""Retries, timeouts and how an attempt's end becomes the job's status (SPEC §9, §14.1, §18)."""
+"""Retries, timeouts and how an attempt's end becomes the job's status (docs/api.md, Job statuses and
+statusReason: Retries and timeouts)."""
 
 from __future__ import annotations
 

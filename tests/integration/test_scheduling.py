@@ -1,4 +1,5 @@
-"""Dependencies, priority, order, capacity and ENABLED/DISABLED, with real local processes (SPEC §10, §11)."""
+"""Dependencies, priority, order, capacity and ENABLED/DISABLED, with real local processes (docs/api.md,
+SubmitJob; Scheduling and capacity)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SigV4 verification, account isolation and the remote-bind guard (SPEC §2, §3)."""
+"""SigV4 verification, account isolation and the remote-bind guard (docs/api.md, Signatures and accounts)."""
 
 from __future__ import annotations
 

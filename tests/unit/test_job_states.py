@@ -1,4 +1,5 @@
-"""domain/jobs: job statuses and the transitions between them (SPEC §9)."""
+"""domain/jobs: job statuses and the transitions between them (docs/api.md, Job statuses and statusReason;
+docs/jobs.md, The job state machine)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Parameters, `Ref::` substitution, environment merge and resource amounts (SPEC §12, §18)."""
+"""Parameters, `Ref::` substitution, environment merge and resource amounts (docs/api.md, The job's container
+and environment)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""domain/placement.place: which RUNNABLE jobs start now, and where (SPEC §11, §18)."""
+"""domain/placement.place: which RUNNABLE jobs start now, and where (docs/api.md, Scheduling and capacity)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SigV4 verification against requests signed by botocore itself (SPEC §2)."""
+"""SigV4 verification against requests signed by botocore itself (docs/api.md, Signatures and accounts)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""ARNs of Batch resources, and resolving "name or ARN" references (SPEC §3)."""
+"""ARNs of Batch resources, and resolving "name or ARN" references (docs/api.md, ARNs; "Name or ARN"
+references)."""
 
 from __future__ import annotations
 

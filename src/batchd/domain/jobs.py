@@ -1,4 +1,5 @@
-"""Job statuses and the transitions AWS Batch allows between them (SPEC §9)."""
+"""Job statuses and the transitions AWS Batch allows between them (docs/api.md, Job statuses and statusReason;
+docs/jobs.md, The job state machine)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def check_transition(current: JobStatus, target: JobStatus, *, array_parent: boo
         raise IllegalTransition(f"a {kind} cannot move from {current.value} to {target.value}")
 
 
-# statusReason texts chosen to look like AWS's own (SPEC §9.1).
+# statusReason texts chosen to look like AWS's own (docs/api.md, Job statuses and statusReason).
 REASON_EXITED = "Essential container in task exited"
 REASON_START_FAILED = "Task failed to start"
 REASON_DEPENDENCY_FAILED = "Dependent Job failed"

@@ -1,4 +1,4 @@
-"""Name and identifier rules of Batch resources (SPEC §3, §15)."""
+"""Name and identifier rules of Batch resources (docs/api.md, Names and ids; Limits)."""
 
 from __future__ import annotations
 

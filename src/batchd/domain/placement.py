@@ -1,4 +1,5 @@
-"""Placement: which RUNNABLE jobs start now, and where (SPEC §11, §18). Pure: no I/O, no clock.
+"""Placement: which RUNNABLE jobs start now, and where (docs/api.md, Scheduling and capacity). Pure: no I/O,
+no clock.
 
 Jobs are taken by queue priority (higher first), then submission order; each tries its queue's compute
 environments in ascending `order` and goes to the first with free vCPUs for it. Memory is booked

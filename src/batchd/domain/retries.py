@@ -1,4 +1,5 @@
-"""retryStrategy: whether a failed attempt is tried again (SPEC §9, AWS's evaluateOnExit rules)."""
+"""retryStrategy: whether a failed attempt is tried again (docs/api.md, Job statuses and statusReason: Retries
+and timeouts)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The request's members. An empty body or JSON null means no members (SPEC §1.2)."""
+    """The request's members. An empty body or JSON null means no members (docs/api.md, Requests)."""
     if len(body) > MAX_BODY_BYTES:
         raise ClientException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     if not body.strip():

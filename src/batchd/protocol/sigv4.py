@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 verification of incoming requests (SPEC §2).
+"""AWS Signature Version 4 verification of incoming requests (docs/api.md, Signatures and accounts).
 
 The signature is recomputed with botocore's own signer (``botocore.auth.SigV4Auth``), so the server and the
 SDKs that talk to it share one implementation of the canonical request, the string to sign and the key

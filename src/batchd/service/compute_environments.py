@@ -1,4 +1,4 @@
-"""Create/Describe/Update/DeleteComputeEnvironment (SPEC §5)."""
+"""Create/Describe/Update/DeleteComputeEnvironment (docs/api.md, Compute environments)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Register/Describe/DeregisterJobDefinition (SPEC §7)."""
+"""Register/Describe/DeregisterJobDefinition (docs/api.md, Job definitions)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Create/Describe/Update/DeleteJobQueue (SPEC §6)."""
+"""Create/Describe/Update/DeleteJobQueue (docs/api.md, Job queues)."""
 
 from __future__ import annotations
 

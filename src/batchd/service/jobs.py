@@ -1,4 +1,4 @@
-"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob (SPEC §8)."""
+"""SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob (docs/api.md, Jobs)."""
 
 from __future__ import annotations
 
