@@ -7,10 +7,10 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from batchd.config import Settings
-from batchd.logs.files import log_path, read_events
+from batchd.logs.files import log_path
+from batchd.logs.reader import Event, LogFile
 from batchd.store.records import JobRecord
 from batchd.store.sqlite import SqliteStore
 
@@ -30,11 +30,11 @@ def _streams(job: JobRecord) -> list[str]:
     return names
 
 
-def _format(event: dict[str, Any], timestamps: bool) -> str:
+def _format(event: Event, timestamps: bool) -> str:
     if not timestamps:
-        return str(event["message"])
-    when = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds")
-    return f"{when} {event['stream']}: {event['message']}"
+        return event.message
+    when = datetime.fromtimestamp(event.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
+    return f"{when} {event.origin}: {event.message}"
 
 
 def print_logs(data_dir: Path, job_id: str, follow: bool, attempt: int | None, timestamps: bool) -> int:
@@ -62,10 +62,11 @@ def print_logs(data_dir: Path, job_id: str, follow: bool, attempt: int | None, t
             if attempt is not None:
                 streams = streams[attempt - 1 : attempt]
             for stream in streams:
-                path = log_path(settings.logs_dir, job.account, stream)
-                events, offsets[stream] = read_events(path, offsets.get(stream, 0))
-                for event in events:
-                    print(_format(event, timestamps), flush=True)
+                # The reader the Logs API pages with: whole lines only, from where the last pass ended.
+                with LogFile(log_path(settings.logs_dir, job.account, stream)) as file:
+                    for event in file.forward(offsets.get(stream, 0), budget=file.size):
+                        print(_format(event, timestamps), flush=True)
+                        offsets[stream] = event.end
             if not follow or job.status.is_terminal:
                 return 0
             time.sleep(POLL_SECONDS)

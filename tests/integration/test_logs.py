@@ -1,4 +1,5 @@
-"""Job output: kept per attempt with timestamps, shown by `batchd logs`, followed live (SPEC §11, §18)."""
+"""Job output: kept per attempt with timestamps, shown by `batchd logs`, followed live (docs/api.md,
+CloudWatch Logs; docs/jobs.md, Logs)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ import random
 from pathlib import Path
 
 from batchd.executors.agent import LINE_LIMIT, OutputLines
-from batchd.logs.files import LogWriter, iter_events
+from batchd.logs.files import LogWriter
+from batchd.logs.reader import read_all
 
 
 def _events(tmp_path: Path, raw: bytes, chunk_sizes: list[int]) -> list[str]:
@@ -20,7 +21,7 @@ def _events(tmp_path: Path, raw: bytes, chunk_sizes: list[int]) -> list[str]:
     output.feed(raw[offset:])
     output.finish()
     writer.close()
-    return [event["message"] for event in iter_events(path)]
+    return [event.message for event in read_all(path)]
 
 
 def test_lines_come_out_one_event_each_however_the_pipe_cuts_them(tmp_path: Path) -> None:

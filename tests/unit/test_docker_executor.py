@@ -24,7 +24,7 @@ import pytest
 from batchd.executors import docker as docker_executor
 from batchd.executors.base import OOM_REASON, AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.docker import DockerExecutor
-from batchd.logs.files import iter_events
+from batchd.logs.reader import read_all
 
 
 def _engine_problem() -> str | None:
@@ -78,7 +78,7 @@ def run_attempt(spec: LaunchSpec) -> AttemptEnd:
 
 
 def messages(spec: LaunchSpec, stream: str | None = None) -> list[str]:
-    return [e["message"] for e in iter_events(spec.log_path) if stream in (None, e["stream"])]
+    return [e.message for e in read_all(spec.log_path) if stream in (None, e.origin)]
 
 
 async def wait_for_line(spec: LaunchSpec, line: str) -> None:
@@ -101,12 +101,12 @@ def test_default_command_of_the_image(tmp_path: Path) -> None:
 def test_stdout_and_stderr_lines_with_their_stream(tmp_path: Path) -> None:
     spec = make_spec(tmp_path, "sh", "-c", "echo one; echo two >&2; echo three; printf 'no newline'")
     assert run_attempt(spec).exit_code == 0
-    events = list(iter_events(spec.log_path))
+    events = read_all(spec.log_path)
     # Each stream in order; across streams the engine gives no order (two pipes, read apart).
     assert messages(spec, "stdout") == ["one", "three", "no newline"]
     assert messages(spec, "stderr") == ["two"]
     now = time.time() * 1000
-    assert all(now - 300_000 < e["timestamp"] <= now for e in events)  # the engine's timestamps, in ms
+    assert all(now - 300_000 < e.timestamp <= now for e in events)  # the engine's timestamps, in ms
 
 
 def test_long_line_is_one_event(tmp_path: Path) -> None:
@@ -528,7 +528,7 @@ def _follow(api: Any, container_id: str, log: Path) -> dict[str, Any] | None:
 
 
 def _stdout(log: Path) -> list[str]:
-    return [e["message"] for e in iter_events(log) if e["stream"] == "stdout"]
+    return [e.message for e in read_all(log) if e.origin == "stdout"]
 
 
 def test_tail_kept_when_the_stream_ends_before_the_engine_reports_the_stop(
@@ -552,7 +552,7 @@ def test_tail_read_when_the_followed_stream_ends_before_sending_it(
     api = _LaggingEngine(engine.api, empty_logs={1}, running_inspections=0)
     assert _follow(api, container_id, tmp_path / "out.log") is not None
     assert _stdout(tmp_path / "out.log") == ["one", "no newline"]
-    assert [e["message"] for e in iter_events(tmp_path / "out.log") if e["stream"] == "stderr"] == ["two"]
+    assert [e.message for e in read_all(tmp_path / "out.log") if e.origin == "stderr"] == ["two"]
     engine.api.remove_container(container_id, force=True)
 
 

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,7 +205,8 @@ def test_a_version_2_database_gets_the_log_streams_of_its_jobs(tmp_path: Path) -
         },
     }
     never_ran = {"jobId": "waiting", "status": "RUNNABLE", "container": {}}
-    for created, doc in enumerate((retried, configured, other_driver, never_ran), start=1):
+    docs: list[dict[str, Any]] = [retried, configured, other_driver, never_ran]
+    for created, doc in enumerate(docs, start=1):
         old.execute(
             "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, doc) "
             "VALUES (?, ?, 'q', 'n', 'd', ?, ?, ?)",

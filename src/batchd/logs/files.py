@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -152,20 +152,3 @@ def flush_deferred_logs() -> None:
             with _deferred_lock:
                 _deferred[path] = lines + _deferred.get(path, [])
             return
-
-
-def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Complete lines from `offset` on, and the offset to continue from."""
-    if not path.exists():
-        return [], offset
-    with path.open("rb") as file:
-        file.seek(offset)
-        data = file.read()
-    end = data.rfind(b"\n") + 1
-    events = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-    return events, offset + end
-
-
-def iter_events(path: Path) -> Iterator[dict[str, Any]]:
-    events, _ = read_events(path)
-    yield from events

@@ -28,12 +28,15 @@ class Event:
     end: int  # where the next line starts
     timestamp: int
     message: str
+    # stdout or stderr: kept by batchd, which `batchd logs` shows; CloudWatch's events have no such field.
+    origin: str = "stdout"
 
 
 def _parse(line: bytes, offset: int) -> Event | None:
     try:
         record = json.loads(line)
-        return Event(offset, offset + len(line) + 1, int(record["timestamp"]), str(record["message"]))
+        timestamp, message = int(record["timestamp"]), str(record["message"])
+        return Event(offset, offset + len(line) + 1, timestamp, message, str(record.get("stream", "stdout")))
     except (ValueError, KeyError, TypeError):
         return None  # not a whole record (a writer cut short by a full disk): skipped
 
@@ -149,3 +152,9 @@ class LogFile:
             return None
         last = self.backward(self.size, budget=4096)
         return first.timestamp, (last[-1].timestamp if last else first.timestamp)
+
+
+def read_all(path: Path) -> list[Event]:
+    """Every whole event of a file: for a reader that wants all of a small log, as tests do."""
+    with LogFile(path) as file:
+        return list(file.forward(0, budget=file.size))
