@@ -19,6 +19,7 @@ from bench.arrays import probe_array, run_array_api, run_array_e2e
 from bench.client import make_client, provision_network, setup_fixture
 from bench.dockerenv import DockerInfo
 from bench.e2e import run_e2e
+from bench.logs import run_logs_batchd, run_logs_moto
 from bench.scale import run_scale
 from bench.settings import E2E_PARALLELISM, FAMILIES, WORKLOADS, Settings
 from bench.targets import (
@@ -106,6 +107,7 @@ class Bench:
             "e2e": {},
             "array": {"probe": {}, "api": {}, "e2e": {}},
             "scale": {},
+            "logs": {},
         }
 
     # -- bookkeeping ---------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ class Bench:
         if needs_docker:
             self.docker = dockerenv.detect(skip=not self.s.use_docker)
         log(f"docker: {'available' if self.docker.available else 'unavailable'} ({self.docker.reason})")
-        api_like = {"api", "throughput", "light", "e2e", "array", "scale"} & set(self.s.workloads)
+        api_like = {"api", "throughput", "light", "e2e", "array", "scale", "logs"} & set(self.s.workloads)
         for fam in self.s.families:
             if not api_like:
                 break
@@ -377,6 +379,30 @@ class Bench:
 
             self.guarded(spec.name, "scale", one)
 
+    def run_logs(self) -> None:
+        """The Logs API over streams of a thousand to ten million lines (batchd) and moto's, filled by
+        PutLogEvents; localbatch has no Logs API."""
+        if "logs" not in self.s.workloads:
+            return
+        for fam in self.families:
+            spec = API_TARGETS[fam]
+            if fam == "localbatch":
+                self.skip(fam, "logs", "no CloudWatch Logs API")
+                continue
+
+            def one(spec: TargetSpec = spec) -> None:
+                with Server(spec, self.s, self.docker) as srv:
+                    if spec.is_batchd:
+                        res = run_logs_batchd(
+                            srv, self.s.logs_sizes, self.s.logs_samples, self.s.logs_job_timeout_s
+                        )
+                    else:
+                        res = run_logs_moto(srv, self.s.logs_peer_sizes, self.s.logs_samples)
+                    res["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
+                    self.results["logs"][spec.name] = res
+
+            self.guarded(spec.name, "logs", one)
+
     def run(self) -> dict[str, Any]:
         started = time.time()
         # Other work on the machine (a test suite, a dockerd still reaping containers) shows up as noise;
@@ -389,6 +415,7 @@ class Bench:
         self.run_e2e()
         self.run_array()
         self.run_scale()
+        self.run_logs()
         self.results["meta"] = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
             "duration_s": time.time() - started,

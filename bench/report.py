@@ -661,6 +661,72 @@ def scale_section(results: dict[str, Any], steps: list[int], targets: list[str])
     return Section("Scale", intro, targets, rows, "boto3 floor", notes)
 
 
+def _lines(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
+
+
+def logs_section(
+    results: dict[str, Any], sizes: list[int], peer_sizes: list[int], targets: list[str]
+) -> Section:
+    """GetLogEvents and FilterLogEvents over streams of each size: the same row for the small and the
+    large stream shows whether a page's cost grows with the stream."""
+    notes: list[str] = []
+    out = results.get("logs") or {}
+    rows: list[Row] = []
+    pairs = list(zip(sizes, peer_sizes, strict=False))
+
+    def cell(t: str, size: int, *path: str) -> Cell:
+        if t not in out:
+            return _absent(results, t, "logs", notes)
+        value = _get(out, t, str(size), *path)
+        return Cell(value) if isinstance(value, int | float) else Cell(None, "—")
+
+    def note(t: str, size: int, own: int) -> str:
+        return "" if size == own else f"({_lines(size)} lines)"
+
+    for op, label in (
+        ("head", "GetLogEvents from the head, one page"),
+        ("tail", "GetLogEvents, the newest page (the default)"),
+        ("middle", "GetLogEvents from startTime in the middle, one page"),
+        ("filter_page", "FilterLogEvents, first page, no pattern"),
+        ("filter_rare_first_call", "FilterLogEvents for the last line, first call"),
+    ):
+        for size, peer_size in pairs:
+            cells: dict[str, Cell] = {}
+            for t in targets:
+                own = size if t.startswith("batchd") else peer_size
+                c = cell(t, own, op, "p50")
+                cells[t] = Cell(c.value, (c.note + " " + note(t, own, size)).strip())
+            raw = {"batchd": _get(out, "batchd", str(size), "raw_page", "p50")} if op == "tail" else {}
+            rows.append(Row(f"{_lines(size)}-line stream: {label}, p50 (ms)", LOWER, cells, raw))
+    for size, peer_size in pairs:
+        for metric, label, better in (
+            (("search_rare", "seconds"), "the whole search for the last line (s)", LOWER),
+            (("search_rare", "calls"), "calls that search takes", LOWER),
+        ):
+            cells = {}
+            for t in targets:
+                own = size if t.startswith("batchd") else peer_size
+                c = cell(t, own, *metric)
+                cells[t] = Cell(c.value, (c.note + " " + note(t, own, size)).strip())
+            rows.append(Row(f"{_lines(size)}-line stream: {label}", better, cells))
+    for size in sizes:
+        mib, ran = _get(out, "batchd", str(size), "file_mib"), _get(out, "batchd", str(size), "written_s")
+        if mib is not None:
+            _footnote(
+                notes,
+                f"batchd's {_lines(size)}-line stream is a {mib:.1f} MiB file; its job ran {ran:.1f} s from "
+                "SubmitJob to SUCCEEDED",
+            )
+    intro = (
+        "A job prints `seq 1 N` on batchd's local executor; boto3's logs client reads its stream. moto has "
+        "no job output, so the same lines are put there with PutLogEvents, at smaller sizes. A page is what "
+        "the server returns for one call: every read asks for 1,000 events. The raw reference: the last "
+        "1,000 lines of the same file read and decoded in the benchmark's process."
+    )
+    return Section("CloudWatch Logs: reading job output", intro, targets, rows, "raw file page", notes)
+
+
 def raw_section(results: dict[str, Any]) -> list[str]:
     r = results.get("raw") or {}
     lines = ["## Raw reference costs", ""]
@@ -795,6 +861,10 @@ def render(results: dict[str, Any]) -> str:
         out += render_section(array_e2e_section(results, fams))
     if "scale" in wl:
         out += render_section(scale_section(results, list(st.get("scale_steps", [])), api_targets))
+    if "logs" in wl:
+        logs_targets = [f for f in ("batchd", "moto") if f in fams]
+        sizes, peer_sizes = list(st.get("logs_sizes", [])), list(st.get("logs_peer_sizes", []))
+        out += render_section(logs_section(results, sizes, peer_sizes, logs_targets))
     if results["skipped"]:
         out += ["## Skipped", ""]
         out += [f"- {s['target']} / {s['workload']}: {s['reason']}" for s in results["skipped"]]

@@ -40,7 +40,7 @@ DOCKER_RUN = [
 E2E_PARALLELISM = CE_MAX_VCPUS // JOB_VCPUS
 
 FAMILIES = ("batchd", "moto", "localbatch")
-WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "array", "scale")
+WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "array", "scale", "logs")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,13 @@ class Settings:
     array_settle_timeout_s: float = 120.0
     array_try_timeout_s: float = 180.0
     array_e2e_size: int = 1000
+    # Reading job output through the Logs API (bench/logs.py): streams of these many lines, each read
+    # logs_samples times per operation. moto is filled by PutLogEvents, at about 25k lines/s here, so it
+    # gets the smaller sizes; its figures at the first size are the side-by-side ones.
+    logs_sizes: tuple[int, ...] = (1000, 10_000_000)
+    logs_peer_sizes: tuple[int, ...] = (1000, 100_000)
+    logs_samples: int = 20
+    logs_job_timeout_s: float = 900.0
     # bench/results/<output>.{md,json}
     output: str = "latest"
     use_docker: bool = True
@@ -161,6 +168,9 @@ class Settings:
                 "array_settle_timeout_s": 60.0,
                 "array_try_timeout_s": 90.0,
                 "array_e2e_size": 50,
+                "logs_sizes": (1000, 100_000),
+                "logs_peer_sizes": (1000, 10_000),
+                "logs_samples": 5,
                 "output": "quick",
             }
         if full:

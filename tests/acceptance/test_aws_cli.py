@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,23 @@ def aws_executable() -> str:
     return found
 
 
+def aws_v2_executable() -> str | None:
+    """An AWS CLI v2 (Debian's `awscli` package is one), for what v1 lacks, such as `aws logs tail`."""
+    candidates = [
+        Path(sys.executable).parent / "aws",
+        shutil.which("aws"),
+        "/usr/bin/aws",
+        "/usr/local/bin/aws",
+    ]
+    for candidate in dict.fromkeys(str(c) for c in candidates if c):
+        if not Path(candidate).exists():
+            continue
+        version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=60)
+        if (version.stdout + version.stderr).startswith("aws-cli/2."):
+            return candidate
+    return None
+
+
 server = module_server("--stop-grace-seconds", "2")
 
 
@@ -63,22 +81,25 @@ class Cli:
         self.env = env
         self.executable = aws_executable()
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, service: str = "batch") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [self.executable, "batch", *args, "--endpoint-url", self.server.endpoint, "--output", "json"],
+            [self.executable, service, *args, "--endpoint-url", self.server.endpoint, "--output", "json"],
             capture_output=True,
             text=True,
             env=self.env,
             timeout=60,
         )
 
-    def __call__(self, *args: str) -> dict[str, Any]:
-        result = self.run(*args)
-        assert result.returncode == 0, f"aws batch {' '.join(args)} failed:\n{result.stderr}"
+    def __call__(self, *args: str, service: str = "batch") -> dict[str, Any]:
+        result = self.run(*args, service=service)
+        assert result.returncode == 0, f"aws {service} {' '.join(args)} failed:\n{result.stderr}"
         return json.loads(result.stdout) if result.stdout.strip() else {}
 
-    def fails(self, *args: str) -> str:
-        result = self.run(*args)
+    def logs(self, *args: str) -> dict[str, Any]:
+        return self(*args, service="logs")
+
+    def fails(self, *args: str, service: str = "batch") -> str:
+        result = self.run(*args, service=service)
         assert result.returncode != 0, result.stdout
         assert "Traceback" not in result.stderr
         return result.stderr
@@ -315,3 +336,110 @@ def test_tags_through_the_aws_cli(aws: Cli) -> None:
     aws("untag-resource", "--resource-arn", queue, "--tag-keys", "team", "stage")
     assert aws("list-tags-for-resource", "--resource-arn", queue)["tags"] == {}
     assert "does not exist" in aws.fails("list-tags-for-resource", "--resource-arn", queue + "-gone")
+
+
+def test_job_output_through_aws_logs(aws: Cli) -> None:
+    batch = aws.server.client()
+    make_environment(batch, "cli-logs-ce", queue="cli-logs-q")
+    aws(
+        "register-job-definition", "--job-definition-name", "cli-logs", "--type", "container",
+        "--container-properties",
+        json.dumps({"image": "busybox", "vcpus": 1, "memory": 64,
+                    "command": ["sh", "-c", "echo hello from batchd; echo ERROR something broke"]}),
+    )  # fmt: skip
+    job_id = aws(
+        "submit-job", "--job-name", "l", "--job-queue", "cli-logs-q", "--job-definition", "cli-logs"
+    )["jobId"]
+    stream = wait_status(batch, job_id)["container"]["logStreamName"]
+    group = ["--log-group-name", "/aws/batch/job"]
+    events = aws.logs("get-log-events", *group, "--log-stream-name", stream, "--start-from-head")["events"]
+    assert [e["message"] for e in events] == ["hello from batchd", "ERROR something broke"]
+    found = aws.logs(
+        "filter-log-events", *group, "--log-stream-name-prefix", "cli-logs/", "--filter-pattern", "ERROR"
+    )
+    assert [(e["logStreamName"], e["message"]) for e in found["events"]] == [
+        (stream, "ERROR something broke")
+    ]
+    streams = aws.logs("describe-log-streams", *group, "--log-stream-name-prefix", "cli-logs/")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [stream]
+    stderr = aws.fails("get-log-events", *group, "--log-stream-name", "cli-logs/default/none", service="logs")
+    assert "ResourceNotFoundException" in stderr and "log stream does not exist" in stderr
+
+
+def test_aws_logs_tail(aws: Cli) -> None:
+    """`aws logs tail` (CLI v2 only) reads with FilterLogEvents."""
+    v2 = aws_v2_executable()
+    if v2 is None:
+        pytest.skip(
+            "no AWS CLI v2 here (`apt-get install awscli` on Debian 12), and v1 has no `aws logs tail`"
+        )
+    aws.executable = v2
+    batch = aws.server.client()
+    make_environment(batch, "cli-tail-ce", queue="cli-tail-q")
+    definition = batch.register_job_definition(
+        jobDefinitionName="cli-tail",
+        type="container",
+        containerProperties={
+            "image": "busybox",
+            "vcpus": 1,
+            "memory": 64,
+            "command": ["echo", "tailed line"],
+        },
+    )["jobDefinitionArn"]
+    job_id = batch.submit_job(jobName="t", jobQueue="cli-tail-q", jobDefinition=definition)["jobId"]
+    stream = wait_status(batch, job_id)["container"]["logStreamName"]
+    result = aws.run(
+        "tail", "/aws/batch/job", "--log-stream-names", stream, "--since", "1h", "--format", "short",
+        service="logs",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "tailed line" in result.stdout
+
+
+def test_aws_logs_tail_follow_shows_a_running_job(aws: Cli, tmp_path: Path) -> None:
+    """`aws logs tail --follow` prints a running job's lines as they are written."""
+    v2 = aws_v2_executable()
+    if v2 is None:
+        pytest.skip(
+            "no AWS CLI v2 here (`apt-get install awscli` on Debian 12), and v1 has no `aws logs tail`"
+        )
+    batch = aws.server.client()
+    make_environment(batch, "cli-follow-ce", queue="cli-follow-q")
+    gate = tmp_path / "gate"
+    script = f"echo first-line; while [ ! -f {gate} ]; do sleep 0.05; done; echo second-line"
+    definition = batch.register_job_definition(
+        jobDefinitionName="cli-follow",
+        type="container",
+        containerProperties={"image": "busybox", "vcpus": 1, "memory": 64, "command": ["sh", "-c", script]},
+    )["jobDefinitionArn"]
+    job_id = batch.submit_job(jobName="f", jobQueue="cli-follow-q", jobDefinition=definition)["jobId"]
+    stream = wait_status(batch, job_id, ["RUNNING"])["container"]["logStreamName"]
+    follower = subprocess.Popen(
+        [v2, "logs", "tail", "/aws/batch/job", "--log-stream-names", stream, "--follow", "--since", "1h",
+         "--format", "short", "--endpoint-url", aws.server.endpoint],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=aws.env,
+    )  # fmt: skip
+    try:
+        assert "first-line" in read_until(follower, "first-line")
+        gate.write_text("go\n")
+        assert "second-line" in read_until(follower, "second-line")
+        assert wait_status(batch, job_id)["status"] == "SUCCEEDED"
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def read_until(process: subprocess.Popen[str], text: str, timeout: float = 120) -> str:
+    """The process's output up to the line holding `text`; fails after `timeout` seconds of silence."""
+    assert process.stdout is not None
+    seen = ""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while text not in seen:
+            if not selector.select(timeout):
+                raise AssertionError(f"no {text!r} within {timeout}s; got {seen!r}")
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError(f"the process ended before {text!r}; got {seen!r}")
+            seen += line
+    return seen

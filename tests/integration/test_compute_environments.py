@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 
@@ -102,6 +103,16 @@ def test_min_vcpus_defaults_to_zero_and_type_is_always_reported(client):  # type
     assert resources["minvCpus"] == 0
     assert resources["maxvCpus"] == 2
     assert resources["type"] == "EC2"
+
+
+def test_without_a_service_role_the_service_linked_role_is_shown(client: Any) -> None:
+    name = uniq("norole")
+    managed(client, name)
+    linked = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+    assert describe_one(client, name)["serviceRole"] == linked
+    given, with_role = f"arn:aws:iam::{ACCOUNT}:role/MyBatchRole", uniq("role")
+    managed(client, with_role, serviceRole=given)
+    assert describe_one(client, with_role)["serviceRole"] == given
 
 
 def test_unmanaged_environment_echoes_unmanaged_vcpus(client):  # type: ignore[no-untyped-def]

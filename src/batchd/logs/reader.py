@@ -20,6 +20,8 @@ from typing import IO
 CHUNK = 64 * 1024
 # Below this span a time seek reads lines in order instead of halving further.
 SCAN_SPAN = 64 * 1024
+# What one step of a time seek reads: about one line, not a chunk.
+PROBE = 4096
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,15 @@ class LogFile:
         self._file.seek(start)
         return self._file.read(max(0, min(length, self.size - start)))
 
-    def forward(self, offset: int, budget: int = CHUNK) -> Iterator[Event]:
-        """Events from `offset` on, reading about `budget` bytes (always at least one whole line)."""
+    def forward(self, offset: int, budget: int = CHUNK, chunk: int = CHUNK) -> Iterator[Event]:
+        """Events from `offset` on, reading about `budget` bytes (always at least one whole line),
+        `chunk` bytes at a time."""
         position, read = offset, 0
         while position < self.size and read < budget:
-            data = self._read(position, CHUNK)
+            data = self._read(position, chunk)
             cut = data.rfind(b"\n") + 1
             while cut == 0 and position + len(data) < self.size:  # one line longer than a chunk
-                data += self._read(position + len(data), CHUNK)
+                data += self._read(position + len(data), chunk)
                 cut = data.rfind(b"\n") + 1
             if cut == 0:
                 return  # an unfinished last line: its writer has not ended it yet
@@ -118,7 +121,7 @@ class LogFile:
         low, high = 0, self.size  # low: a line start before the answer; high: a line start at/after it
         while high - low > SCAN_SPAN:
             middle = (low + high) // 2
-            found = next(self.forward(self.line_start(middle), budget=1), None)
+            found = next(self.forward(self.line_start(middle), budget=1, chunk=PROBE), None)
             if found is None or found.offset >= high:
                 high = middle
             elif found.timestamp < timestamp:
@@ -138,7 +141,7 @@ class LogFile:
             return 0
         position = offset - 1
         while position < self.size:
-            data = self._read(position, CHUNK)
+            data = self._read(position, PROBE)
             newline = data.find(b"\n")
             if newline >= 0:
                 return position + newline + 1

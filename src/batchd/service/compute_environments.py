@@ -78,6 +78,12 @@ class ComputeEnvironments:
                 tags=tags or {},
                 createdAt=now_ms(),
             )
+            if not params.get("serviceRole"):
+                # AWS Batch acts through its service-linked role when no role is given, and shows it.
+                detail["serviceRole"] = (
+                    f"arn:{caller.scope.partition}:iam::{caller.account}:role/aws-service-role/"
+                    "batch.amazonaws.com/AWSServiceRoleForBatch"
+                )
             self._store.put_resource(CE, caller.account, name, detail)
         self._deps.notify()
         return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}

@@ -22,7 +22,7 @@ from batchd.domain.arns import Scope
 from batchd.domain.filter_patterns import parse_filter_pattern
 from batchd.errors import ClientException, InvalidParameter, ResourceNotFound
 from batchd.logs.files import log_path
-from batchd.logs.reader import Event, LogFile
+from batchd.logs.reader import CHUNK, Event, LogFile
 from batchd.service.common import Caller
 from batchd.service.pagination import Paginator
 from batchd.store.sqlite import SqliteStore
@@ -33,8 +33,10 @@ MAX_EVENTS = 10_000
 MAX_RESPONSE_BYTES = 1_048_576
 EVENT_OVERHEAD = 26
 # What one FilterLogEvents call reads at most before answering (with a nextToken) even when its pattern
-# matched little: a search of a large group is paged, never one long request.
-MAX_SCAN_BYTES = 8 * 1024 * 1024
+# matched little: a search of a large group is paged, never one long request. Requests are served on the
+# event loop, so this bounds how long one search holds the others up (about 0.1 s of decoding here);
+# twice the largest answer, so a page of short lines can still be filled.
+MAX_SCAN_BYTES = 2 * MAX_RESPONSE_BYTES
 # What one GetLogEvents call reads at most, whatever its time range skips.
 MAX_READ_BYTES = 2 * MAX_RESPONSE_BYTES
 MAX_DESCRIBE = 50
@@ -362,10 +364,15 @@ class Logs:
         size = read = 0
         position = end
         full = False
+        budget = CHUNK
         while position > 0 and read < MAX_READ_BYTES and not full:
-            batch = file.backward(position)
+            batch = file.backward(position, budget)
             if not batch:
                 break
+            # The next read is sized to the events still wanted, at the lines' size so far: a page
+            # decodes little more than it returns.
+            per_event = (position - batch[0].offset) // len(batch) + 1
+            budget = max(4096, min(CHUNK, (limit - len(newest_first) - len(batch)) * per_event * 5 // 4))
             read += position - batch[0].offset
             position = batch[0].offset
             for event in reversed(batch):
