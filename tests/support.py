@@ -148,24 +148,41 @@ def module_server(*extra_flags: str) -> Any:
     return shared_server
 
 
+def client_env(credentials: tuple[str, str] | None = None) -> dict[str, str]:
+    """The environment of a client command (`batchd logs`, `batchd events`): none of the caller's AWS
+    settings, and these credentials if given (else requests go unsigned, as an open-mode server takes)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_DEFAULT_REGION"] = REGION
+    env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    if credentials is not None:
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = credentials
+    return env
+
+
 def logs(
-    server: Server, job_id: str, *args: str, check: bool = True, timeout: float = 30
+    server: Server,
+    job_id: str,
+    *args: str,
+    check: bool = True,
+    timeout: float = 30,
+    credentials: tuple[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`batchd logs JOB_ID --data-dir DIR ARGS` as a separate process."""
+    """`batchd logs JOB_ID --endpoint-url URL ARGS` as a separate process, a client of the server's APIs."""
     result = subprocess.run(
-        [*BATCHD, "logs", job_id, "--data-dir", str(server.data_dir), *args],
+        [*BATCHD, "logs", job_id, "--endpoint-url", server.endpoint, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=client_env(credentials),
     )
     if check:
         assert result.returncode == 0, result.stderr
     return result
 
 
-def output(server: Server, job_id: str, *args: str) -> list[str]:
+def output(server: Server, job_id: str, *args: str, credentials: tuple[str, str] | None = None) -> list[str]:
     """The job's output lines, without timestamps."""
-    return logs(server, job_id, "--no-timestamps", *args).stdout.splitlines()
+    return logs(server, job_id, "--no-timestamps", *args, credentials=credentials).stdout.splitlines()
 
 
 def wait_for(

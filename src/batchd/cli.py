@@ -169,10 +169,24 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        default=_env("EVENT_HEARTBEAT_SECONDS", "15"), help=argparse.SUPPRESS)  # fmt: skip
 
 
+def _client_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server and region of a client command (`batchd logs`, `batchd events`), found as the AWS
+    SDKs find Batch's endpoint."""
+    endpoint = (
+        os.environ.get("AWS_ENDPOINT_URL_BATCH") or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_ENDPOINT
+    )
+    parser.add_argument("--endpoint-url", default=endpoint,
+                        help=f"the server, default {DEFAULT_ENDPOINT} (AWS_ENDPOINT_URL_BATCH, "
+                        "AWS_ENDPOINT_URL)")  # fmt: skip
+    parser.add_argument("--region", type=_region,
+                        help="region to sign for; default botocore's (AWS_DEFAULT_REGION, profile), "
+                        "else us-east-1")  # fmt: skip
+
+
 def _logs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     logs = sub.add_parser("logs", help="print a job's output (stdout and stderr, with timestamps)")
     logs.add_argument("job_id")
-    logs.add_argument("--data-dir", default=_env("DATA_DIR", ".batchd"), help="the server's data directory")
+    _client_arguments(logs)
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing while the job runs")
     logs.add_argument("--attempt", type=int, help="one attempt (1-based); default: all of them")
     logs.add_argument("--no-timestamps", action="store_true", help="print the output lines only")
@@ -185,11 +199,7 @@ def _events_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     events.add_argument("--after", type=_event_id, metavar="ID",
                         help="start after this event id; default: the oldest event kept")  # fmt: skip
     events.add_argument("--job", metavar="JOB_ID", help="one job's events only")
-    events.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_BATCH", DEFAULT_ENDPOINT),
-                        help=f"the server, default {DEFAULT_ENDPOINT} (AWS_ENDPOINT_URL_BATCH)")  # fmt: skip
-    events.add_argument("--region", type=_region,
-                        help="region to sign for; default botocore's (AWS_DEFAULT_REGION, profile), "
-                        "else us-east-1")  # fmt: skip
+    _client_arguments(events)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -333,7 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_events(args.endpoint_url, args.region, args.follow, args.after, args.job)
     from batchd.logs_command import print_logs
 
-    return print_logs(Path(args.data_dir), args.job_id, args.follow, args.attempt, not args.no_timestamps)
+    return print_logs(
+        args.endpoint_url, args.region, args.job_id, args.follow, args.attempt, not args.no_timestamps
+    )
 
 
 if __name__ == "__main__":

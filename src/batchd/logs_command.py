@@ -1,76 +1,136 @@
-"""`batchd logs JOB_ID`: a job's output from the server's data directory, optionally followed live."""
+"""`batchd logs JOB_ID`: a job's output, read through the server's own APIs and optionally followed live.
+
+A client like any other: DescribeJobs names the job's log streams (one per attempt) and its log group,
+and CloudWatch Logs' GetLogEvents reads them from the same endpoint, so it works against any batchd it
+can reach, as `aws logs get-log-events` does. Requests are signed with botocore's usual credentials
+(environment, profile) when there are any, and go unsigned otherwise (an open-mode server takes them).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
-from batchd.config import Settings
-from batchd.logs.files import log_path
-from batchd.logs.reader import Event, LogFile
-from batchd.store.records import JobRecord
-from batchd.store.sqlite import SqliteStore
+from batchd.domain.log_streams import log_group_of
 
 POLL_SECONDS = 0.2
+ENDED = ("SUCCEEDED", "FAILED")
 
 
-def _streams(job: JobRecord) -> list[str]:
+class _Failed(Exception):
+    """Reported on stderr; the command exits with `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _clients(endpoint: str, region: str | None) -> tuple[Any, Any]:
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    session = botocore.session.Session()
+    region = region or session.get_config_variable("region") or "us-east-1"
+    config = Config(retries={"max_attempts": 2, "mode": "standard"})
+    if session.get_credentials() is None:
+        config = config.merge(Config(signature_version=UNSIGNED))
+    batch = session.create_client("batch", endpoint_url=endpoint, region_name=region, config=config)
+    logs = session.create_client("logs", endpoint_url=endpoint, region_name=region, config=config)
+    return batch, logs
+
+
+def _streams(job: dict[str, Any]) -> list[str]:
     """Every attempt's stream in order, then the one of the attempt running now."""
     names = [
         a["container"]["logStreamName"]
-        for a in job.doc.get("attempts", [])
+        for a in job.get("attempts", [])
         if "logStreamName" in a.get("container", {})
     ]
-    current = job.doc.get("container", {}).get("logStreamName")
+    current = job.get("container", {}).get("logStreamName")
     if current and current not in names:
         names.append(current)
     return names
 
 
-def _format(event: Event, timestamps: bool) -> str:
+def _format(event: dict[str, Any], timestamps: bool) -> str:
     if not timestamps:
-        return event.message
-    when = datetime.fromtimestamp(event.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
-    return f"{when} {event.origin}: {event.message}"
+        return str(event["message"])
+    when = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds")
+    return f"{when} {event['message']}"
 
 
-def print_logs(data_dir: Path, job_id: str, follow: bool, attempt: int | None, timestamps: bool) -> int:
-    settings = Settings(data_dir=data_dir)
-    if not settings.database_path.exists():
-        print(f"batchd: no batchd data in {data_dir} (use --data-dir)", file=sys.stderr)
-        return 2
-    try:
-        store = SqliteStore(settings.database_path, owner=False)
-    except Exception as exc:
-        print(f"batchd: {exc}", file=sys.stderr)
-        return 2
-    offsets: dict[str, int] = {}
-    try:
+class _Reader:
+    def __init__(self, batch: Any, logs: Any, endpoint: str) -> None:
+        self._batch, self._logs, self._endpoint = batch, logs, endpoint
+        self.tokens: dict[str, str] = {}  # stream -> the forward token to go on from
+
+    def _failure(self, exc: Exception) -> _Failed:
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            return _Failed(f"{error.get('Code')}: {error.get('Message')}", 1)
+        return _Failed(f"cannot reach batchd at {self._endpoint}: {exc}", 2)
+
+    def _call(self, method: Any, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return dict(method(**kwargs))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._failure(exc) from None
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        jobs = self._call(self._batch.describe_jobs, jobs=[job_id])["jobs"]
+        if not jobs:
+            raise _Failed(f"job {job_id} does not exist", 1)
+        return dict(jobs[0])
+
+    def drain(self, group: str, stream: str, timestamps: bool) -> None:
+        """Prints the stream's events from where the last call ended, to its end now."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         while True:
+            token = self.tokens.get(stream)
+            where = {"nextToken": token} if token else {"startFromHead": True}
             try:
-                job = store.get_job(job_id)
-            except sqlite3.Error as exc:
-                print(f"batchd: cannot read the database: {exc}", file=sys.stderr)
-                return 2
-            if job is None:
-                print(f"batchd: job {job_id} does not exist", file=sys.stderr)
-                return 1
+                page = self._logs.get_log_events(logGroupName=group, logStreamName=stream, **where)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return  # not made yet: the attempt has not been placed
+                raise self._failure(exc) from None
+            except BotoCoreError as exc:
+                raise self._failure(exc) from None
+            for event in page["events"]:
+                print(_format(event, timestamps), flush=True)
+            self.tokens[stream] = page["nextForwardToken"]
+            if page["nextForwardToken"] == token:  # the same token back: the end of the stream
+                return
+
+
+def print_logs(
+    endpoint: str, region: str | None, job_id: str, follow: bool, attempt: int | None, timestamps: bool
+) -> int:
+    try:
+        batch, logs = _clients(endpoint, region)
+        reader = _Reader(batch, logs, endpoint)
+        while True:
+            # The status first: output written before the job ended is all read by the pass after it.
+            job = reader.job(job_id)
             streams = _streams(job)
             if attempt is not None:
                 streams = streams[attempt - 1 : attempt]
+            group = log_group_of(job.get("container", {}))
             for stream in streams:
-                # The reader the Logs API pages with: whole lines only, from where the last pass ended.
-                with LogFile(log_path(settings.logs_dir, job.account, stream)) as file:
-                    for event in file.forward(offsets.get(stream, 0), budget=file.size):
-                        print(_format(event, timestamps), flush=True)
-                        offsets[stream] = event.end
-            if not follow or job.status.is_terminal:
+                reader.drain(group, stream, timestamps)
+            if not follow or job["status"] in ENDED:
                 return 0
             time.sleep(POLL_SECONDS)
+    except _Failed as failure:
+        print(f"batchd: {failure}", file=sys.stderr)
+        return failure.code
     except KeyboardInterrupt:
         return 130
-    finally:
-        store.close()

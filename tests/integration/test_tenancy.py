@@ -100,7 +100,7 @@ def test_trusted_account_keeps_host_processes(local_server: Server) -> None:
     definition = register(trusted, uniq("jd"), ["echo", "on the host"])
     job = trusted.submit_job(jobName="host", jobQueue=queue, jobDefinition=definition)["jobId"]
     assert wait_status(trusted, job, timeout=60)["status"] == "SUCCEEDED"
-    assert output(local_server, job) == ["on the host"]
+    assert output(local_server, job, credentials=(TRUSTED["key"], TRUSTED["secret"])) == ["on the host"]
 
 
 def test_running_vcpu_quota_holds_one_account_only(local_server: Server, tmp_path: Path) -> None:
@@ -264,12 +264,12 @@ def test_untrusted_container_sees_no_host_and_no_loopback(docker_server: Server)
         "mountPoints": [{"sourceVolume": "shared", "containerPath": "/mnt", "readOnly": True}],
     }
     results = {}
-    for who, client in (("tenant", tenant), ("trusted", trusted)):
+    for who, client, keys in (("tenant", tenant, TENANT), ("trusted", trusted, TRUSTED)):
         queue = make_environment(client, uniq("ce"), queue=uniq("q"))
         definition = register(client, uniq("jd"), ["sh", "-c", probe], **props)
         job = client.submit_job(jobName=who, jobQueue=queue, jobDefinition=definition)["jobId"]
         assert wait_status(client, job, timeout=120)["status"] == "SUCCEEDED"
-        results[who] = output(docker_server, job)
+        results[who] = output(docker_server, job, credentials=(keys["key"], keys["secret"]))
     # The allowed directory is there for both; the loopback network only for the trusted account.
     assert results["tenant"] == ["shared data", "done"]
     assert results["trusted"] == ["loopback", "shared data", "done"]
