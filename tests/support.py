@@ -119,9 +119,12 @@ class Server:
     ) -> None:
         self.kill()
 
-    def client(self, access_key: str = "test", secret: str = "test", **config: Any) -> Any:
+    def client(
+        self, access_key: str = "test", secret: str = "test", service: str = "batch", **config: Any
+    ) -> Any:
+        """A boto3 client of `service` (batch, or logs: one endpoint serves both)."""
         return boto3.client(
-            "batch",
+            service,
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id=access_key,

@@ -33,6 +33,9 @@ MIRROR_CANDIDATES = (
 )
 # Terraform's waiters poll with fixed delays of tens of seconds, and the machine may be loaded.
 STEP_TIMEOUT = 600
+# The provider's own waiters take about two minutes of the test's time (30 s after creating a queue, 60 s
+# after deleting one), more on a busy machine: above the suite's default per-test limit.
+pytestmark = pytest.mark.timeout(1800)
 # The commands that would otherwise prompt; others (output, state) refuse -input=false.
 INTERACTIVE = {"init", "plan", "apply", "destroy"}
 

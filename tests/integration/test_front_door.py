@@ -116,6 +116,7 @@ def test_endpoint_variables_alone_serve_both_services(
         batch, logs = boto3.client("batch"), boto3.client("logs")
         assert batch.meta.endpoint_url == logs.meta.endpoint_url
         batch.describe_job_queues()
+        print("groups", [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]])
         try:
             logs.put_log_events(
                 logGroupName="g", logStreamName="s", logEvents=[{"timestamp": 1, "message": "m"}])
@@ -136,6 +137,7 @@ def test_endpoint_variables_alone_serve_both_services(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+    assert "groups [" in result.stdout  # a Logs read answered, from the same server
     assert "refused" in result.stdout and "PutLogEvents" in result.stdout
 
 

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.integration.jobtools import create_ce, create_queue, gate_wait, open_gate, submit
@@ -20,14 +18,7 @@ GROUP = "/aws/batch/job"
 
 
 def logs_client(server: Server, key: str = "test", secret: str = "test") -> Any:
-    return boto3.client(
-        "logs",
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return server.client(key, secret, service="logs")
 
 
 @pytest.fixture(scope="module")
