@@ -31,7 +31,8 @@ SERVED = {
     "DeleteComputeEnvironment", "CreateJobQueue", "DescribeJobQueues", "UpdateJobQueue", "DeleteJobQueue",
     "RegisterJobDefinition", "DescribeJobDefinitions", "DeregisterJobDefinition", "SubmitJob",
     "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob", "CancelJobs", "TerminateJobs", "TagResource",
-    "UntagResource", "ListTagsForResource",
+    "UntagResource", "ListTagsForResource", "CreateSchedulingPolicy", "DescribeSchedulingPolicies",
+    "ListSchedulingPolicies", "UpdateSchedulingPolicy", "DeleteSchedulingPolicy",
 }  # fmt: skip
 UNSUPPORTED = sorted(set(service_model().operation_names) - SERVED)
 
@@ -76,9 +77,9 @@ def test_every_other_batch_operation_is_refused_by_name(server: Server, operatio
 
 def test_unsupported_operations_through_boto3(client: Any) -> None:
     with pytest.raises(ClientError) as caught:
-        client.list_scheduling_policies()
+        client.list_consumable_resources()
     assert caught.value.response["Error"]["Code"] == "ClientException"
-    assert "ListSchedulingPolicies" in caught.value.response["Error"]["Message"]
+    assert "ListConsumableResources" in caught.value.response["Error"]["Message"]
 
 
 def logs_call(server: Server, target: str, body: bytes = b"{}") -> tuple[int, dict[str, str], Any]:

@@ -13,7 +13,7 @@ import pytest
 from batchd.domain.jobs import JobStatus
 from batchd.store.errors import Conflict
 from batchd.store.records import JobRecord
-from batchd.store.schema import SCHEMA_VERSION, V1, V2
+from batchd.store.schema import SCHEMA_VERSION, V1, V2, V3
 from batchd.store.sqlite import SqliteStore
 
 S = JobStatus
@@ -224,5 +224,46 @@ def test_a_version_2_database_gets_the_log_streams_of_its_jobs(tmp_path: Path) -
         assert store.log_streams(ACCOUNT, "/team/logs") == [("team/default/third", 2)]
         assert store.log_groups(ACCOUNT) == [("/aws/batch/job", 1), ("/team/logs", 2)]
         assert store.log_streams("999999999999", "/aws/batch/job") == []
+    finally:
+        store.close()
+
+
+def test_a_version_3_database_gets_the_share_columns_of_its_jobs(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    for statement in (*V1, *V2, *V3):
+        old.execute(statement)
+    old.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
+    docs: list[dict[str, Any]] = [
+        {"jobId": "fair", "status": "RUNNABLE", "shareIdentifier": "teamA", "schedulingPriority": 8},
+        {"jobId": "shared", "status": "RUNNABLE", "shareIdentifier": "teamB"},
+        {"jobId": "fifo", "status": "RUNNABLE"},
+    ]
+    for created, doc in enumerate(docs, start=1):
+        old.execute(
+            "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, doc) "
+            "VALUES (?, ?, 'q', 'n', 'd', ?, ?, ?)",
+            (doc["jobId"], ACCOUNT, doc["status"], created, json.dumps(doc)),
+        )
+    old.commit()
+    old.close()
+    store = SqliteStore(path)
+    try:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        found = store.get_jobs(ACCOUNT, ["fair", "shared", "fifo"])
+        assert {k: (j.share_identifier, j.scheduling_priority) for k, j in found.items()} == {
+            "fair": ("teamA", 8),
+            "shared": ("teamB", 0),
+            "fifo": (None, 0),
+        }
+        listed = store.list_jobs(
+            ACCOUNT, "q", status=None, name_prefix=None, name=None, jd_arn=None, jd_arn_prefix=None,
+            created_before=None, created_after=None, after=None, limit=10, share_prefix="team",
+        )  # fmt: skip
+        assert [j.job_id for j in listed] == ["shared", "fair"]
+        with store.transaction():
+            store.insert_job(job("new", share_identifier="teamC", scheduling_priority=3))
+        new = store.get_job("new")
+        assert new is not None and (new.share_identifier, new.scheduling_priority) == ("teamC", 3)
     finally:
         store.close()

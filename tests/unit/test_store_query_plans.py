@@ -41,6 +41,7 @@ def _job(
         created_at=1_700_000_000_000 + i,
         doc=doc,
         depends_on=[f"job-{i - 1}"] if i and not parent else [],
+        share_identifier=None if parent else f"team{'AB'[i % 2]}",
         array_parent=parent.job_id if parent else None,
         array_index=index if parent else None,
     )
@@ -92,6 +93,15 @@ QUERIES: dict[str, Callable[[SqliteStore], object]] = {
     "list_jobs by name": lambda s: s.list_jobs(
         ACCOUNT, QUEUE, status=None, name_prefix="name-1", name=None, jd_arn=None, jd_arn_prefix=None,
         created_before=None, created_after=1_700_000_000_000, after=None, limit=100,
+    ),
+    "list_jobs by share identifier": lambda s: s.list_jobs(
+        ACCOUNT, QUEUE, status=None, name_prefix=None, name=None, jd_arn=None, jd_arn_prefix=None,
+        created_before=None, created_after=None, after=(1_700_000_000_100, "job-100"), limit=100,
+        share_prefix="team",
+    ),
+    "list_jobs by exact share identifier": lambda s: s.list_jobs(
+        ACCOUNT, QUEUE, status=JobStatus.RUNNABLE, name_prefix=None, name=None, jd_arn=None,
+        jd_arn_prefix=None, created_before=None, created_after=None, after=None, limit=100, share="teamA",
     ),
     "list_jobs of an array": lambda s: s.list_jobs(
         ACCOUNT, None, array_parent="job-5000", status=JobStatus.RUNNABLE, name_prefix=None, name=None,

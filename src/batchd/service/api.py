@@ -15,6 +15,7 @@ from batchd.service.job_batches import JobBatches
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
 from batchd.service.jobs import Jobs
+from batchd.service.scheduling_policies import SchedulingPolicies
 from batchd.service.tags import Tags
 
 Handler = Callable[[Caller, dict[str, Any]], dict[str, Any]]
@@ -36,11 +37,13 @@ def find_operations(service: str, parts: tuple[object, ...]) -> dict[str, Handle
 class BatchService:
     def __init__(self, deps: ServiceDeps) -> None:
         self.compute_environments = ComputeEnvironments(deps)
-        self.job_queues = JobQueues(deps)
+        self.scheduling_policies = SchedulingPolicies(deps)
+        self.job_queues = JobQueues(deps, self.scheduling_policies)
         self.job_definitions = JobDefinitions(deps)
         self.jobs = Jobs(deps, self.job_queues, self.job_definitions)
         parts = (
             self.compute_environments,
+            self.scheduling_policies,
             self.job_queues,
             self.job_definitions,
             self.jobs,

@@ -9,6 +9,7 @@ from batchd.domain.containers import check_container_properties, registered_cont
 from batchd.domain.job_definitions import parse_reference
 from batchd.domain.names import check_resource_name
 from batchd.domain.retries import check_retry_strategy, registered_retry_strategy
+from batchd.domain.scheduling_policies import check_scheduling_priority
 from batchd.domain.tags import check_tags
 from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
@@ -53,6 +54,8 @@ class JobDefinitions:
         check_retry_strategy(params.get("retryStrategy"))
         check_timeout(params.get("timeout"), self._deps.min_timeout_seconds)
         check_tags(params.get("tags"))
+        if params.get("schedulingPriority") is not None:
+            check_scheduling_priority(params["schedulingPriority"], "schedulingPriority")
         if len(json.dumps(params)) > MAX_DEFINITION_BYTES:
             raise ClientException(f"The job definition is larger than {MAX_DEFINITION_BYTES // 1024} KiB.")
         with self._store.transaction():

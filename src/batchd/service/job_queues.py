@@ -17,6 +17,7 @@ from batchd.service.common import (
     echo_members,
 )
 from batchd.service.pagination import page_size
+from batchd.service.scheduling_policies import SchedulingPolicies
 from batchd.store.lifecycle import Endings, end_job
 
 HEALTHY = "JobQueue Healthy"
@@ -24,9 +25,10 @@ MAX_ENVIRONMENTS = 3
 
 
 class JobQueues:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: ServiceDeps, policies: SchedulingPolicies) -> None:
         self._deps = deps
         self._store = deps.store
+        self._policies = policies
 
     def resolve(self, caller: Caller, reference: str) -> dict[str, Any]:
         name = caller.scope.name_from(reference, JQ)
@@ -80,7 +82,12 @@ class JobQueues:
                 raise ClientException(f"Object already exists: job queue {name} already exists.")
             order = self._environment_order(caller, params.get("computeEnvironmentOrder"))
             arn = caller.scope.job_queue_arn(name)
-            detail = echo_members(params, "JobQueueDetail")
+            detail = echo_members(params, "JobQueueDetail", skip=("schedulingPolicyArn",))
+            if params.get("schedulingPolicyArn") is not None:
+                policy = self._policies.resolve_arn(
+                    caller, params["schedulingPolicyArn"], "schedulingPolicyArn"
+                )
+                detail["schedulingPolicyArn"] = policy["arn"]
             detail.update(
                 jobQueueName=name,
                 jobQueueArn=arn,
@@ -129,9 +136,10 @@ class JobQueues:
                 detail["computeEnvironmentOrder"] = self._environment_order(
                     caller, params["computeEnvironmentOrder"]
                 )
+            if params.get("schedulingPolicyArn") is not None:
+                detail["schedulingPolicyArn"] = self._scheduling_policy(caller, detail, params)
             for member in (
                 "state",
-                "schedulingPolicyArn",
                 "jobStateTimeLimitActions",
                 "serviceEnvironmentOrder",
             ):
@@ -141,6 +149,23 @@ class JobQueues:
             self._store.put_resource(JQ, caller.account, detail["jobQueueName"], detail)
         self._deps.notify()
         return {"jobQueueName": detail["jobQueueName"], "jobQueueArn": detail["jobQueueArn"]}
+
+    def _scheduling_policy(self, caller: Caller, detail: dict[str, Any], params: dict[str, Any]) -> str:
+        """The policy UpdateJobQueue gives a queue: a fair-share queue may move to another policy, but a
+        FIFO queue never gets one and a fair-share queue never loses its own, as AWS documents."""
+        wanted: str = params["schedulingPolicyArn"]
+        current = detail.get("schedulingPolicyArn")
+        if current is None:
+            raise ClientException(
+                f"JobQueue {detail['jobQueueName']} is a FIFO queue (created without a schedulingPolicyArn) "
+                "and cannot be given a scheduling policy: create a new queue with a schedulingPolicyArn."
+            )
+        if wanted == "":
+            raise ClientException(
+                f"JobQueue {detail['jobQueueName']} is a fair-share queue: its scheduling policy can be "
+                "replaced by another (schedulingPolicyArn) but not removed."
+            )
+        return str(self._policies.resolve_arn(caller, wanted, "schedulingPolicyArn")["arn"])
 
     def delete_job_queue(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         with self._store.transaction():

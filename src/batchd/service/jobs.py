@@ -15,6 +15,7 @@ from batchd.domain.jobs import JobStatus
 from batchd.domain.names import JOB_ID, check_job_id, check_job_name
 from batchd.domain.parameters import effective_parameters
 from batchd.domain.retries import check_retry_strategy
+from batchd.domain.scheduling_policies import check_job_share_identifier, check_scheduling_priority
 from batchd.domain.tags import check_tags
 from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
@@ -29,7 +30,7 @@ MAX_SUBMIT_BYTES = 30 * 1024
 MAX_REASON = 1024
 EPOCH_MS = re.compile(r"[0-9]{1,19}")
 MAX_EPOCH_MS = 2**63 - 1
-LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT")
+LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER")
 
 
 class Jobs:
@@ -66,6 +67,7 @@ class Jobs:
                 f"JobQueue {queue['jobQueueName']} is DISABLED and does not accept new jobs."
             )
         definition = self._definitions.resolve_active(caller, params["jobDefinition"])
+        share, priority = _fair_share(queue, definition, params)
         parameters = effective_parameters(definition.get("parameters") or {}, params.get("parameters") or {})
         container = job_container(definition, overrides, parameters)
         with self._store.transaction():
@@ -99,8 +101,9 @@ class Jobs:
                 value = params.get(member) or definition.get(member)
                 if value:
                     doc[member] = value
-            if params.get("shareIdentifier"):
-                doc["shareIdentifier"] = params["shareIdentifier"]
+            if share is not None:
+                doc["shareIdentifier"] = share
+                doc["schedulingPriority"] = priority
             if array_size is not None:
                 doc["arrayProperties"] = {"size": array_size}
             self._store.insert_job(
@@ -114,6 +117,8 @@ class Jobs:
                     created_at=doc["createdAt"],
                     doc=doc,
                     depends_on=depends_on,
+                    share_identifier=share,
+                    scheduling_priority=priority,
                 )
             )
         self._deps.notify()
@@ -234,10 +239,36 @@ class Jobs:
         return job, reason
 
 
+def _fair_share(
+    queue: dict[str, Any], definition: dict[str, Any], params: dict[str, Any]
+) -> tuple[str | None, int]:
+    """The job's shareIdentifier and effective schedulingPriority (the override, else the definition's,
+    else 0). A fair-share queue needs a shareIdentifier; a FIFO queue takes neither it nor an override."""
+    given, override = params.get("shareIdentifier"), params.get("schedulingPriorityOverride")
+    name = queue["jobQueueName"]
+    if not queue.get("schedulingPolicyArn"):
+        if given is not None or override is not None:
+            member = "shareIdentifier" if given is not None else "schedulingPriorityOverride"
+            raise ClientException(
+                f"JobQueue {name} is a FIFO queue (it has no scheduling policy): {member} can only be given "
+                "for a job queue with a fair-share scheduling policy. Submit without it."
+            )
+        return None, 0
+    if given is None:
+        raise ClientException(
+            f"JobQueue {name} has a fair-share scheduling policy: a job submitted to it needs a "
+            "shareIdentifier."
+        )
+    share = check_job_share_identifier(given)
+    if override is not None:
+        return share, check_scheduling_priority(override, "schedulingPriorityOverride")
+    return share, int(definition.get("schedulingPriority") or 0)
+
+
 def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
     query: dict[str, Any] = dict(
         status=None, name=None, name_prefix=None, jd_arn=None, jd_arn_prefix=None,
-        created_before=None, created_after=None,
+        created_before=None, created_after=None, share=None, share_prefix=None,
     )  # fmt: skip
     filters = params.get("filters")
     if not filters:
@@ -257,6 +288,11 @@ def _list_query(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
                 query["name_prefix"] = value[:-1]
             else:
                 query["name"] = value
+        elif name == "SHARE_IDENTIFIER":
+            if value.endswith("*"):
+                query["share_prefix"] = value[:-1]
+            else:
+                query["share"] = value
         elif name == "JOB_DEFINITION":
             if value.endswith("*"):
                 # A prefix over names (case-sensitive, as AWS documents), any revision; never an ARN.

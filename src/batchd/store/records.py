@@ -28,6 +28,9 @@ class JobRecord:
     # A child of an array job: its parent's id and its index there.
     array_parent: str | None = None
     array_index: int | None = None
+    # Fair-share queues: the job's share and its effective scheduling priority (0 on FIFO queues).
+    share_identifier: str | None = None
+    scheduling_priority: int = 0
 
     @property
     def array_size(self) -> int | None:
@@ -56,7 +59,8 @@ def children_of(parent: JobRecord, indexes: range) -> list[JobRecord]:
             JobRecord(
                 job_id=doc["jobId"], account=parent.account, queue_arn=parent.queue_arn, name=parent.name,
                 jd_arn=parent.jd_arn, status=status, created_at=parent.created_at, doc=doc, depends_on=waits,
-                array_parent=parent.job_id, array_index=index,
+                array_parent=parent.job_id, array_index=index, share_identifier=parent.share_identifier,
+                scheduling_priority=parent.scheduling_priority,
             )
         )  # fmt: skip
     return made

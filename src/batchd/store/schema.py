@@ -112,5 +112,16 @@ V3 = (
         FROM jobs WHERE json_extract(doc, '$.container.logStreamName') IS NOT NULL""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
+V4 = (
+    # Fair-share scheduling: a job's share and its effective priority as columns, for the scheduler to
+    # order a fair-share queue's jobs by. Jobs of FIFO queues have no share and priority 0.
+    """ALTER TABLE jobs ADD COLUMN share_identifier TEXT""",
+    """ALTER TABLE jobs ADD COLUMN scheduling_priority INTEGER NOT NULL DEFAULT 0""",
+    """UPDATE jobs SET share_identifier = json_extract(doc, '$.shareIdentifier'),
+        scheduling_priority = COALESCE(json_extract(doc, '$.schedulingPriority'), 0)
+        WHERE json_extract(doc, '$.shareIdentifier') IS NOT NULL
+           OR json_extract(doc, '$.schedulingPriority') IS NOT NULL""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)

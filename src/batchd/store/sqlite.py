@@ -25,11 +25,12 @@ from batchd.store.schema import MIGRATIONS
 
 _JOB_COLUMNS = (
     "seq, job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run, array_parent, "
-    "array_index"
+    "array_index, share_identifier, scheduling_priority"
 )
 _INSERT_JOB = (
     "INSERT INTO jobs(job_id, account, queue_arn, name, jd_arn, status, created_at, ce_arn, doc, run, "
-    "array_parent, array_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "array_parent, array_index, share_identifier, scheduling_priority) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Unfinished array parents: the statuses a parent waits in before its children have all ended.
 _OPEN_PARENT = ("SUBMITTED", "PENDING")
@@ -550,6 +551,8 @@ class SqliteStore:
         created_after: int | None,
         after: tuple[int, str] | None,
         limit: int,
+        share: str | None = None,
+        share_prefix: str | None = None,
     ) -> list[JobRecord]:
         """A queue's jobs newest first, ties by job id (the ListJobs order), or with `array_parent` an
         array's children in index order; `after` is the last row's (created_at, job_id) or (index, id).
@@ -579,6 +582,13 @@ class SqliteStore:
         if jd_arn_prefix is not None:
             sql += " AND substr(jd_arn, 1, ?) = ?"
             args.extend([len(jd_arn_prefix), jd_arn_prefix])
+        # SHARE_IDENTIFIER: share identifiers are case-sensitive, as in a policy's shareDistribution.
+        if share is not None:
+            sql += " AND share_identifier = ?"
+            args.append(share)
+        if share_prefix is not None:
+            sql += " AND substr(share_identifier, 1, ?) = ?"
+            args.extend([len(share_prefix), share_prefix])
         if created_before is not None:
             sql += " AND created_at < ?"
             args.append(created_before)
@@ -708,6 +718,8 @@ class SqliteStore:
             None if job.run is None else _dumps(job.run),
             job.array_parent,
             job.array_index,
+            job.share_identifier,
+            job.scheduling_priority,
         )
 
     @staticmethod
@@ -726,4 +738,6 @@ class SqliteStore:
             run=None if row[10] is None else json.loads(row[10]),
             array_parent=row[11],
             array_index=row[12],
+            share_identifier=row[13],
+            scheduling_priority=row[14],
         )
