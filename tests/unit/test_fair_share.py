@@ -248,6 +248,13 @@ def test_the_pass_stops_at_capacity_and_skips_what_does_not_fit() -> None:
     assert [j.job_id for j in got] == ["b-0", "b-1"]
 
 
+def test_a_job_bigger_than_the_queue_is_handed_over_unbooked() -> None:
+    waiting = {"a": [job("a-huge", 64), job("a-0"), job("a-1")], "b": [job("b-0")]}
+    got = [j.job_id for j in order(waiting, 2)]
+    # The misfit is passed on for the caller to report; it takes no capacity and does not block a.
+    assert got == ["a-huge", "a-0", "b-0"]
+
+
 def test_free_vcpus_limit_the_pass() -> None:
     pol = SharePolicy()
     o = fair_share_order({"a": backlog("a", 10)}, {}, ShareUsage(600), pol, 10, 0, free_vcpus=3)
@@ -429,3 +436,26 @@ def test_a_late_share_starts_at_once_catches_up_and_then_gets_its_ratio() -> Non
     sim.used = {}
     used = sim.run(["a", "b"], start=3000, until=6000, measure_from=3000)
     assert_ratios(used, {"a": 1.0, "b": 1.0})
+
+
+# docs/jobs.md, Fair share
+
+
+def test_the_worked_example() -> None:
+    p = policy(shareDecaySeconds=600, shareDistribution=[{"shareIdentifier": "teamB", "weightFactor": 0.5}])
+    usage = ShareUsage.for_policy(p, {"teamA": (2400.0, 0.0), "teamB": (4800.0, 0.0)})
+    waiting = {"teamA": backlog("teamA", 5), "teamB": backlog("teamB", 5)}
+    running = {"teamA": 4.0, "teamB": 6.0}
+    got = list(order(waiting, 12, p, running=running, usage=usage))
+    assert shares_of(got) == ["teamB", "teamB"]
+    # With a third vCPU free, the tie at 8 goes to the earlier-submitted next job: teamA's.
+    waiting = {"teamA": backlog("teamA", 5), "teamB": backlog("teamB", 5)}
+    assert shares_of(list(order(waiting, 13, p, running=running, usage=usage))) == ["teamB", "teamB", "teamA"]
+
+
+def test_the_reservation_example_with_three_shares() -> None:
+    p = policy(computeReservation=50)
+    waiting = {s: backlog(s, 100) for s in ("a", "b", "c")}
+    got = list(order(waiting, 8, p, running={"a": 3, "b": 3}))
+    # c starts from the reserve; with three active shares 12.5% (1 vCPU) is kept: 7 usable.
+    assert shares_of(got) == ["c"]

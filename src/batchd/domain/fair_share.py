@@ -9,6 +9,17 @@ take its first job from the compute reservation that active shares may not touch
 
 A pass costs what it places: the shares sit in a heap, and a share's waiting jobs are pulled from its
 iterator one at a time, only when that share is next, so a deep backlog is never read.
+
+The scheduler, per fair-share queue (share identifiers are per queue: AWS does not add them up across
+queues):
+
+    usage = ShareUsage.for_policy(policy, stored_entries)
+    order = fair_share_order(waiting_by_share, running_vcpus_by_share, usage, policy, max_vcpus, now,
+                             free_vcpus=free_now)
+    for job in order:               # stops by itself once nothing more fits
+        if not started(job):        # e.g. no single environment has room, or host memory is short
+            order.release(job)
+    # When a job ends: usage.charge(share, vcpus * run_seconds, now), and store usage.entries.
 """
 
 from __future__ import annotations
@@ -268,6 +279,11 @@ class FairShareOrder(Iterator[Candidate]):
         while self._heap:
             _, _, share = heapq.heappop(self._heap)
             job = self._heads[share]
+            if job.vcpus > self._capacity + _EPSILON:
+                # Bigger than the whole queue: it never fits. Handed over unbooked, so the caller can
+                # report it as a misfit, and the share's next job gets its turn.
+                self._advance(share)
+                return job
             after = self._used + job.vcpus
             new = share not in self._active
             # A new share's first job may use the reserve; from then on it is active and held to the
@@ -323,7 +339,9 @@ def fair_share_order(
     environments).
 
     Each job yielded is booked for the rest of the pass: its share's deficit grows by its vCPUs ×
-    weightFactor before the next choice. Iteration ends when no share's next job fits. Cost:
-    O((yielded + shares) × log shares), whatever the backlog.
+    weightFactor before the next choice (`release` undoes a booking the caller could not start). A job
+    bigger than `capacity_vcpus` is yielded unbooked: it can never run, and the caller reports it.
+    Iteration ends when no share's next job fits. Cost: O((yielded + shares) × log shares), whatever
+    the backlog.
     """
     return FairShareOrder(waiting, running_vcpus, usage, policy, capacity_vcpus, now, free_vcpus)
