@@ -1,0 +1,347 @@
+"""Fair share: the order in which a fair-share queue's RUNNABLE jobs are tried (docs/jobs.md, Fair share).
+Pure: no I/O, no clock; every time is passed in, in seconds.
+
+Each share identifier is charged the vCPU-seconds its jobs use; the charge decays exponentially. A share's
+deficit is (running vCPUs + decayed usage rate) × weightFactor, and the share with the smallest deficit
+gets the next job, so over time capacity goes to shares in inverse proportion to their weightFactor. A
+share with no running jobs and no recent usage (a late arrival) has deficit 0 and goes first, and it may
+take its first job from the compute reservation that active shares may not touch.
+
+A pass costs what it places: the shares sit in a heap, and a share's waiting jobs are pulled from its
+iterator one at a time, only when that share is next, so a deep backlog is never read.
+
+The scheduler, per fair-share queue (share identifiers are per queue: AWS does not add them up across
+queues):
+
+    usage = ShareUsage.for_policy(policy, stored_entries)
+    order = fair_share_order(waiting_by_share, running_vcpus_by_share, usage, policy, max_vcpus, now,
+                             free_vcpus=free_now)
+    for job in order:               # stops by itself once nothing more fits
+        if not started(job):        # e.g. no single environment has room, or host memory is short
+            order.release(job)
+    # When a job ends: usage.charge(share, vcpus * run_seconds, now), and store usage.entries.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchd.domain.placement import Candidate
+from batchd.errors import ClientException
+
+# AWS's API reference (FairsharePolicy, shareDecaySeconds): "The amount of time (in seconds) to use to
+# calculate a fair-share percentage for each share identifier in use. A value of zero (0) indicates the
+# default minimum time window (600 seconds). The maximum supported value is 604800 (1 week). The decay
+# allows for more recently run jobs to have more weight than jobs that ran earlier."
+# Older pages (the user guide, the CloudFormation reference) still say 0 means "only current usage is
+# measured"; the current API reference is followed: 0, and anything below it, is a 600-second window.
+MIN_WINDOW_SECONDS = 600
+MAX_DECAY_SECONDS = 604_800
+MAX_COMPUTE_RESERVATION = 99
+# ShareAttributes.weightFactor: "The smallest supported value is 0.0001, and the largest supported value
+# is 999.9999." Unlisted identifiers: "Share identifiers that aren't included have a default weight of 1.0."
+MIN_WEIGHT = 0.0001
+MAX_WEIGHT = 999.9999
+DEFAULT_WEIGHT = 1.0
+MAX_IDENTIFIER_LENGTH = 255
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class SharePolicy:
+    share_decay_seconds: int = 0
+    compute_reservation: int = 0
+    # Exact identifiers and their weights.
+    exact: Mapping[str, float] = field(default_factory=dict)
+    # `prefix*` entries as (prefix, weight), longest prefix first.
+    prefixes: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> SharePolicy:
+        """A fairsharePolicy document (CreateSchedulingPolicy's shape), checked; ClientException if bad.
+
+        The API should parse with this on Create/UpdateSchedulingPolicy, so that every stored policy
+        parses again when the scheduler reads it.
+        """
+        document = document or {}
+        decay = _integer(document, "shareDecaySeconds", 0, MAX_DECAY_SECONDS)
+        reservation = _integer(document, "computeReservation", 0, MAX_COMPUTE_RESERVATION)
+        distribution = document.get("shareDistribution") or []
+        if not isinstance(distribution, list):
+            raise ClientException("fairsharePolicy.shareDistribution must be a list.")
+        exact: dict[str, float] = {}
+        prefixes: dict[str, float] = {}
+        for entry in distribution:
+            if not isinstance(entry, Mapping):
+                raise ClientException("Each shareDistribution entry must be an object.")
+            identifier = entry.get("shareIdentifier")
+            if not isinstance(identifier, str) or not identifier.rstrip("*"):
+                raise ClientException("Each shareDistribution entry needs a shareIdentifier.")
+            stem = identifier[:-1] if identifier.endswith("*") else identifier
+            if "*" in stem or len(stem) > MAX_IDENTIFIER_LENGTH:
+                raise ClientException(
+                    f"shareIdentifier {identifier!r} must be at most {MAX_IDENTIFIER_LENGTH} characters,"
+                    " optionally followed by one trailing '*'."
+                )
+            weight = _weight(identifier, entry.get("weightFactor", DEFAULT_WEIGHT))
+            into = prefixes if identifier.endswith("*") else exact
+            if stem in into:
+                raise ClientException(f"shareIdentifier {identifier!r} appears more than once.")
+            into[stem] = weight
+        # "The list of share identifiers in a fair-share policy can't overlap": `UserA*` with `UserA1`
+        # (or with `UserA`, or with `UserA2*`) is refused. The lists are short; pairs are fine.
+        stems = [*exact, *(p + "*" for p in prefixes)]
+        for prefix in prefixes:
+            for other in stems:
+                if other != prefix + "*" and other.startswith(prefix):
+                    raise ClientException(f"shareIdentifier {prefix + '*'!r} overlaps {other!r}.")
+        ordered = tuple(sorted(prefixes.items(), key=lambda item: -len(item[0])))
+        return cls(decay, reservation, exact, ordered)
+
+    @property
+    def window_seconds(self) -> float:
+        """The decay time constant: shareDecaySeconds, never below AWS's 600-second minimum window."""
+        return float(max(self.share_decay_seconds, MIN_WINDOW_SECONDS))
+
+    def reserved_fraction(self, active_shares: int) -> float:
+        """(computeReservation/100)^ActiveFairShares: the part of the queue's maximum vCPUs kept free for
+        shares not active yet. With computeReservation 0 nothing is kept once any share is active."""
+        return (self.compute_reservation / 100) ** active_shares
+
+
+def _integer(document: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    value = document.get(key, 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ClientException(
+            f"fairsharePolicy.{key} must be an integer from {low} to {high}, got {value!r}."
+        )
+    return value
+
+
+def _weight(identifier: str, value: object) -> float:
+    # A weight of 0 (or below) would make a share's deficit 0 forever: it would take everything.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not MIN_WEIGHT <= value <= MAX_WEIGHT
+    ):
+        raise ClientException(
+            f"weightFactor of {identifier!r} must be from {MIN_WEIGHT} to {MAX_WEIGHT}, got {value!r}."
+        )
+    return float(value)
+
+
+def weight_of(policy: SharePolicy, share_identifier: str) -> float:
+    """The exact entry, else the longest `prefix*` that matches, else AWS's default 1.0.
+
+    A parsed policy has no overlapping entries, so at most one applies; the order only makes the answer
+    well defined for a policy built by hand.
+    """
+    weight = policy.exact.get(share_identifier)
+    if weight is not None:
+        return weight
+    for prefix, prefix_weight in policy.prefixes:
+        if share_identifier.startswith(prefix):
+            return prefix_weight
+    return DEFAULT_WEIGHT
+
+
+def within_share_key(scheduling_priority: int, seq: int) -> tuple[int, int]:
+    """The order of jobs within one share: higher schedulingPriority first, then submission order.
+    schedulingPriority never orders jobs across shares ("works only within a single share identifier")."""
+    return (-scheduling_priority, seq)
+
+
+class ShareUsage:
+    """Per share, the decayed vCPU-seconds it has used: (value, as_of), decayed lazily when read.
+
+    The decay is exponential with time constant τ = the policy's window (shareDecaySeconds, at least
+    600 s): value(t) = value(as_of) · e^(−(t − as_of)/τ), so a charge halves after τ·ln 2 (416 s for the
+    600-second minimum) and is down to 1/e after one window. τ rather than a half-life because an
+    exponential with time constant τ weighs the past exactly as much in total (∫e^(−t/τ)dt = τ) as a
+    τ-second sliding window does: a share running r vCPUs steadily settles at r·τ vCPU-seconds, so
+    value/τ (`rate`) is its average vCPUs over the window, directly comparable with running vCPUs.
+    """
+
+    __slots__ = ("_entries", "window_seconds")
+
+    def __init__(
+        self, window_seconds: float, entries: Mapping[str, tuple[float, float]] | None = None
+    ) -> None:
+        if window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        self.window_seconds = window_seconds
+        self._entries: dict[str, tuple[float, float]] = dict(entries or {})
+
+    @classmethod
+    def for_policy(
+        cls, policy: SharePolicy, entries: Mapping[str, tuple[float, float]] | None = None
+    ) -> ShareUsage:
+        return cls(policy.window_seconds, entries)
+
+    @property
+    def entries(self) -> Mapping[str, tuple[float, float]]:
+        """(value, as_of) per share, to store and to rebuild a ShareUsage from after a restart."""
+        return dict(self._entries)
+
+    def value(self, share: str, now: float) -> float:
+        entry = self._entries.get(share)
+        if entry is None:
+            return 0.0
+        value, as_of = entry
+        # A time before the last charge (clocks are not monotonic across restarts) decays nothing.
+        return value * math.exp(-max(now - as_of, 0.0) / self.window_seconds)
+
+    def rate(self, share: str, now: float) -> float:
+        """The decayed usage as average vCPUs over the window."""
+        return self.value(share, now) / self.window_seconds
+
+    def charge(self, share: str, vcpu_seconds: float, now: float) -> None:
+        """Add vCPU-seconds used by the share's jobs, as of `now`."""
+        as_of = max(now, self._entries.get(share, (0.0, now))[1])
+        self._entries[share] = (self.value(share, as_of) + vcpu_seconds, as_of)
+
+    def recent(self, share: str, now: float) -> bool:
+        """Charged within the last window. AWS: "After the period of time for decay expires, a share
+        identifier is considered inactive." """
+        entry = self._entries.get(share)
+        return entry is not None and now - entry[1] <= self.window_seconds
+
+    def recent_shares(self, now: float) -> set[str]:
+        return {share for share in self._entries if self.recent(share, now)}
+
+    def prune(self, now: float) -> None:
+        """Forget the shares not charged within the window: they are inactive, and come back as new."""
+        self._entries = {s: e for s, e in self._entries.items() if now - e[1] <= self.window_seconds}
+
+
+class FairShareOrder(Iterator[Candidate]):
+    """The jobs of one fair-share queue in the order to try them this pass; see `fair_share_order`."""
+
+    def __init__(
+        self,
+        waiting: Mapping[str, Iterable[Candidate]],
+        running_vcpus: Mapping[str, float],
+        usage: ShareUsage,
+        policy: SharePolicy,
+        capacity_vcpus: float,
+        now: float,
+        free_vcpus: float | None = None,
+    ) -> None:
+        self._policy = policy
+        self._capacity = capacity_vcpus
+        # Booking stops at the queue's maximum vCPUs, or sooner at what is free for it now.
+        self._limit = (
+            capacity_vcpus if free_vcpus is None else min(capacity_vcpus, _total(running_vcpus) + free_vcpus)
+        )
+        self._used = _total(running_vcpus)
+        self._running: dict[str, float] = {s: v for s, v in running_vcpus.items() if v > 0}
+        self._rates: dict[str, float] = {}
+        self._weights: dict[str, float] = {}
+        # Active: running now, or charged within the window. Only active shares are held to the cap.
+        self._active = set(self._running) | usage.recent_shares(now)
+        self._active_count = len(self._active)
+        self._booked: dict[str, str] = {}
+        self._jobs: dict[str, Iterator[Candidate]] = {}
+        self._heads: dict[str, Candidate] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        for share, jobs in waiting.items():
+            self._rates[share] = usage.rate(share, now)
+            self._weights[share] = weight_of(policy, share)
+            self._jobs[share] = iter(jobs)
+            self._advance(share)
+
+    def _deficit(self, share: str) -> float:
+        return (self._running.get(share, 0.0) + self._rates[share]) * self._weights[share]
+
+    def _advance(self, share: str) -> None:
+        """Pull the share's next job and put the share back in the heap (or leave it out: none left)."""
+        head = next(self._jobs[share], None)
+        if head is None:
+            self._heads.pop(share, None)
+            return
+        self._heads[share] = head
+        # Ties go to the earliest submitted head job, then by name, so the order is deterministic.
+        heapq.heappush(self._heap, (self._deficit(share), head.seq, share))
+
+    def _cap(self) -> float:
+        """What the active shares together may use: all but the reserve for shares not active yet."""
+        return self._capacity * (1 - self._policy.reserved_fraction(self._active_count))
+
+    def __next__(self) -> Candidate:
+        while self._heap:
+            _, _, share = heapq.heappop(self._heap)
+            job = self._heads[share]
+            if job.vcpus > self._capacity + _EPSILON:
+                # Bigger than the whole queue: it never fits. Handed over unbooked, so the caller can
+                # report it as a misfit, and the share's next job gets its turn.
+                self._advance(share)
+                return job
+            after = self._used + job.vcpus
+            new = share not in self._active
+            # A new share's first job may use the reserve; from then on it is active and held to the
+            # (now smaller) reserve like the rest.
+            if after > self._limit + _EPSILON or (not new and after > self._cap() + _EPSILON):
+                # Its next job does not fit this pass; the share is not looked at again until the next.
+                # (Its smaller jobs further back wait too: reading past the head would cost the backlog.)
+                continue
+            if new:
+                self._active.add(share)
+                self._active_count += 1
+            self._used = after
+            self._running[share] = self._running.get(share, 0.0) + job.vcpus
+            self._booked[job.job_id] = share
+            self._advance(share)
+            return job
+        raise StopIteration
+
+    def release(self, job: Candidate) -> None:
+        """The caller could not start a job this order gave it: give its vCPUs back for this pass.
+
+        The share keeps its place in the heap as booked (slightly behind where it should be) and stays
+        counted as active, both until the next pass; that only errs towards leaving capacity free.
+        """
+        share = self._booked.pop(job.job_id, None)
+        if share is None:
+            return
+        self._used -= job.vcpus
+        self._running[share] -= job.vcpus
+
+
+def _total(vcpus: Mapping[str, float]) -> float:
+    return sum(v for v in vcpus.values() if v > 0)
+
+
+def fair_share_order(
+    waiting: Mapping[str, Iterable[Candidate]],
+    running_vcpus: Mapping[str, float],
+    usage: ShareUsage,
+    policy: SharePolicy,
+    capacity_vcpus: float,
+    now: float,
+    *,
+    free_vcpus: float | None = None,
+) -> FairShareOrder:
+    """The order to try one fair-share queue's waiting jobs in this pass, lazily.
+
+    `waiting` maps each share identifier to its RUNNABLE jobs, already in `within_share_key` order; an
+    iterator is fine, and is read one job at a time. `running_vcpus` holds the vCPUs each share has
+    STARTING or RUNNING in the queue now (every share, not only those waiting). `capacity_vcpus` is the
+    most vCPUs the queue can reach (its environments' maxvCpus), the base of the compute reservation;
+    `free_vcpus`, when given, is what is actually free for the queue now (other queues may share its
+    environments).
+
+    Each job yielded is booked for the rest of the pass: its share's deficit grows by its vCPUs ×
+    weightFactor before the next choice (`release` undoes a booking the caller could not start). A job
+    bigger than `capacity_vcpus` is yielded unbooked: it can never run, and the caller reports it.
+    Iteration ends when no share's next job fits. Cost: O((yielded + shares) × log shares), whatever
+    the backlog.
+    """
+    return FairShareOrder(waiting, running_vcpus, usage, policy, capacity_vcpus, now, free_vcpus)
