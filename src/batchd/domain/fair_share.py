@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchd.domain.placement import Candidate
-from batchd.errors import ClientException
+from batchd.domain.scheduling_policies import fairshare_policy
 
 # AWS's API reference (FairsharePolicy, shareDecaySeconds): "The amount of time (in seconds) to use to
 # calculate a fair-share percentage for each share identifier in use. A value of zero (0) indicates the
@@ -40,14 +40,8 @@ from batchd.errors import ClientException
 # Older pages (the user guide, the CloudFormation reference) still say 0 means "only current usage is
 # measured"; the current API reference is followed: 0, and anything below it, is a 600-second window.
 MIN_WINDOW_SECONDS = 600
-MAX_DECAY_SECONDS = 604_800
-MAX_COMPUTE_RESERVATION = 99
-# ShareAttributes.weightFactor: "The smallest supported value is 0.0001, and the largest supported value
-# is 999.9999." Unlisted identifiers: "Share identifiers that aren't included have a default weight of 1.0."
-MIN_WEIGHT = 0.0001
-MAX_WEIGHT = 999.9999
+# "Share identifiers that aren't included have a default weight of 1.0."
 DEFAULT_WEIGHT = 1.0
-MAX_IDENTIFIER_LENGTH = 255
 _EPSILON = 1e-9
 
 
@@ -62,45 +56,20 @@ class SharePolicy:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any] | None) -> SharePolicy:
-        """A fairsharePolicy document (CreateSchedulingPolicy's shape), checked; ClientException if bad.
-
-        The API should parse with this on Create/UpdateSchedulingPolicy, so that every stored policy
-        parses again when the scheduler reads it.
-        """
-        document = document or {}
-        decay = _integer(document, "shareDecaySeconds", 0, MAX_DECAY_SECONDS)
-        reservation = _integer(document, "computeReservation", 0, MAX_COMPUTE_RESERVATION)
-        distribution = document.get("shareDistribution") or []
-        if not isinstance(distribution, list):
-            raise ClientException("fairsharePolicy.shareDistribution must be a list.")
+        """A fairsharePolicy document (CreateSchedulingPolicy's shape), checked against AWS's limits by
+        the same rules as the API (batchd.domain.scheduling_policies); ClientException if bad."""
+        checked = fairshare_policy(document)
         exact: dict[str, float] = {}
         prefixes: dict[str, float] = {}
-        for entry in distribution:
-            if not isinstance(entry, Mapping):
-                raise ClientException("Each shareDistribution entry must be an object.")
-            identifier = entry.get("shareIdentifier")
-            if not isinstance(identifier, str) or not identifier.rstrip("*"):
-                raise ClientException("Each shareDistribution entry needs a shareIdentifier.")
-            stem = identifier[:-1] if identifier.endswith("*") else identifier
-            if "*" in stem or len(stem) > MAX_IDENTIFIER_LENGTH:
-                raise ClientException(
-                    f"shareIdentifier {identifier!r} must be at most {MAX_IDENTIFIER_LENGTH} characters,"
-                    " optionally followed by one trailing '*'."
-                )
-            weight = _weight(identifier, entry.get("weightFactor", DEFAULT_WEIGHT))
-            into = prefixes if identifier.endswith("*") else exact
-            if stem in into:
-                raise ClientException(f"shareIdentifier {identifier!r} appears more than once.")
-            into[stem] = weight
-        # "The list of share identifiers in a fair-share policy can't overlap": `UserA*` with `UserA1`
-        # (or with `UserA`, or with `UserA2*`) is refused. The lists are short; pairs are fine.
-        stems = [*exact, *(p + "*" for p in prefixes)]
-        for prefix in prefixes:
-            for other in stems:
-                if other != prefix + "*" and other.startswith(prefix):
-                    raise ClientException(f"shareIdentifier {prefix + '*'!r} overlaps {other!r}.")
+        for entry in checked["shareDistribution"]:
+            identifier: str = entry["shareIdentifier"]
+            weight = float(entry.get("weightFactor", DEFAULT_WEIGHT))
+            if identifier.endswith("*"):
+                prefixes[identifier[:-1]] = weight
+            else:
+                exact[identifier] = weight
         ordered = tuple(sorted(prefixes.items(), key=lambda item: -len(item[0])))
-        return cls(decay, reservation, exact, ordered)
+        return cls(checked["shareDecaySeconds"], checked["computeReservation"], exact, ordered)
 
     @property
     def window_seconds(self) -> float:
@@ -111,31 +80,6 @@ class SharePolicy:
         """(computeReservation/100)^ActiveFairShares: the part of the queue's maximum vCPUs kept free for
         shares not active yet. With computeReservation 0 nothing is kept once any share is active."""
         return (self.compute_reservation / 100) ** active_shares
-
-
-def _integer(document: Mapping[str, Any], key: str, low: int, high: int) -> int:
-    value = document.get(key, 0)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ClientException(
-            f"fairsharePolicy.{key} must be an integer from {low} to {high}, got {value!r}."
-        )
-    return value
-
-
-def _weight(identifier: str, value: object) -> float:
-    # A weight of 0 (or below) would make a share's deficit 0 forever: it would take everything.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not MIN_WEIGHT <= value <= MAX_WEIGHT
-    ):
-        raise ClientException(
-            f"weightFactor of {identifier!r} must be from {MIN_WEIGHT} to {MAX_WEIGHT}, got {value!r}."
-        )
-    return float(value)
 
 
 def weight_of(policy: SharePolicy, share_identifier: str) -> float:

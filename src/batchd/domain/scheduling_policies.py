@@ -51,6 +51,10 @@ def fairshare_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
     decay = _integer(policy, "shareDecaySeconds", MAX_SHARE_DECAY_SECONDS)
     reservation = _integer(policy, "computeReservation", MAX_COMPUTE_RESERVATION)
     shares = policy.get("shareDistribution") or []
+    if not isinstance(shares, list) or not all(isinstance(entry, Mapping) for entry in shares):
+        raise ClientException(
+            "fairsharePolicy.shareDistribution must be a list of {shareIdentifier, weightFactor}."
+        )
     if len(shares) > MAX_SHARES:
         raise ClientException(
             f"fairsharePolicy.shareDistribution may hold at most {MAX_SHARES} entries, got {len(shares)}."
@@ -65,6 +69,7 @@ def fairshare_policy(policy: Mapping[str, Any] | None) -> dict[str, Any]:
         share: dict[str, Any] = {"shareIdentifier": identifier}
         weight = entry.get("weightFactor")
         if weight is not None:
+            # A weight of 0 would make a share's deficit 0 forever: it would take everything. NaN fails too.
             if (
                 isinstance(weight, bool)
                 or not isinstance(weight, int | float)
