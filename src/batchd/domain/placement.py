@@ -20,6 +20,9 @@ class Candidate:
     seq: int
     vcpus: float
     memory_mib: int
+    # On a fair-share queue: the job's share identifier and schedulingPriority (docs/jobs.md, Fair share).
+    share: str | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,8 @@ class QueueView:
     priority: int
     # Compute environment ARNs in ascending `order`.
     environments: tuple[str, ...]
+    # A fair-share queue's scheduling policy; None for a FIFO queue.
+    scheduling_policy_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from batchd.domain.arrays import parent_of
+from batchd.domain.fair_share import within_share_key
 from batchd.domain.placement import Candidate, QueueView, rank
 
 
@@ -22,6 +23,9 @@ class Backlog:
         self._priorities: dict[str, int] = {}
         self._sizes: Counter[float] = Counter()
         self._queues: Counter[str] = Counter()  # RUNNABLE jobs per queue ARN
+        # The jobs of fair-share queues, by queue and share, each sorted by (-schedulingPriority, seq):
+        # they are ordered by the fair-share arithmetic each pass, not by `_order`.
+        self._shares: dict[str, dict[str, list[tuple[tuple[int, int], str]]]] = {}
         # PENDING jobs → dependencies not yet SUCCEEDED, and the reverse.
         self.pending: dict[str, set[str]] = {}
         self.waiters: dict[str, set[str]] = {}
@@ -37,6 +41,12 @@ class Backlog:
         self._runnable[job.job_id] = job
         self._sizes[job.vcpus] += 1
         self._queues[job.queue_arn] += 1
+        if job.share is not None:
+            shares = self._shares.setdefault(job.queue_arn, {})
+            bisect.insort(
+                shares.setdefault(job.share, []), (within_share_key(job.priority, job.seq), job.job_id)
+            )
+            return
         bisect.insort(self._order, (rank(job, queues), job.job_id))
 
     def discard_runnable(self, job_id: str) -> None:
@@ -48,8 +58,23 @@ class Backlog:
             self._queues[job.queue_arn] -= 1
             if not self._queues[job.queue_arn]:
                 del self._queues[job.queue_arn]
+            if job.share is not None:
+                self._discard_shared(job)
         if len(self._order) > 64 and len(self._order) > 2 * len(self._runnable):
             self._order = [entry for entry in self._order if entry[1] in self._runnable]
+
+    def _discard_shared(self, job: Candidate) -> None:
+        assert job.share is not None
+        shares = self._shares.get(job.queue_arn, {})
+        entries = shares.get(job.share, [])
+        entry = (within_share_key(job.priority, job.seq), job.job_id)
+        index = bisect.bisect_left(entries, entry)
+        if index < len(entries) and entries[index] == entry:
+            del entries[index]
+        if not entries:
+            shares.pop(job.share, None)
+            if not shares:
+                self._shares.pop(job.queue_arn, None)
 
     def has_runnable(self) -> bool:
         return bool(self._runnable)
@@ -66,15 +91,39 @@ class Backlog:
         priorities = {arn: q.priority for arn, q in queues.items()}
         if priorities != self._priorities:
             self._priorities = priorities
-            self._order = sorted((rank(job, queues), job.job_id) for job in self._runnable.values())
+            self._order = sorted(
+                (rank(job, queues), job.job_id) for job in self._runnable.values() if job.share is None
+            )
 
-    def ranked(self) -> Iterator[Candidate]:
-        """Not a copy: a pass usually stops after a few jobs, and copying a long backlog would cost what
-        is queued. The order must not change while this is iterated (placement is a pure function)."""
-        for _, job_id in self._order:
+    def fair_share_queues(self) -> Collection[str]:
+        """The fair-share queues that have RUNNABLE jobs."""
+        return self._shares.keys()
+
+    def waiting_by_share(self, queue_arn: str) -> dict[str, Iterator[Candidate]]:
+        """A fair-share queue's RUNNABLE jobs, per share, each lazily in (-schedulingPriority, seq) order."""
+        return {share: self._jobs(entries) for share, entries in self._shares.get(queue_arn, {}).items()}
+
+    def _jobs(self, entries: list[tuple[tuple[int, int], str]]) -> Iterator[Candidate]:
+        for _, job_id in entries:
             job = self._runnable.get(job_id)
             if job is not None:
                 yield job
+
+    def ranked(self, fair_share: Iterable[tuple[int, Iterator[Candidate]]] = ()) -> Iterator[Candidate]:
+        """Not a copy: a pass usually stops after a few jobs, and copying a long backlog would cost what
+        is queued. The order must not change while this is iterated (placement is a pure function).
+
+        `fair_share` holds each fair-share queue's order for this pass with its queue priority: a queue's
+        jobs come where its priority puts them, after FIFO queues of the same priority."""
+        pending = sorted(fair_share, key=lambda entry: -entry[0])
+        for (negative_priority, _), job_id in self._order:
+            while pending and -pending[0][0] < negative_priority:
+                yield from pending.pop(0)[1]
+            job = self._runnable.get(job_id)
+            if job is not None:
+                yield job
+        for _, order in pending:
+            yield from order
 
     # --- PENDING ----------------------------------------------------------------------------------------
 

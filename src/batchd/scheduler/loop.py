@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,11 @@ from batchd.domain.amounts import resource_amounts
 from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
+from batchd.domain.fair_share import SharePolicy, ShareUsage, fair_share_order
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.log_streams import log_group_of, log_stream_name
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
+from batchd.domain.scheduling_policies import SP
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
@@ -51,23 +53,39 @@ def _now() -> int:
 
 @dataclass(frozen=True, slots=True)
 class Booking:
-    """What a STARTING or RUNNING job holds: its environment's vCPUs, host memory, its account's quota."""
+    """What a STARTING or RUNNING job holds: its environment's vCPUs, host memory, its account's quota,
+    and on a fair-share queue its share's part (charged to the share when it ends)."""
 
     ce_arn: str | None
     vcpus: float
     memory_mib: int
     account: str
+    queue_arn: str = ""
+    share: str | None = None
+    since: float = 0.0  # time.time() when it was booked
 
 
 def _booking(job: JobRecord) -> Booking:
     candidate = _candidate(job)
-    return Booking(job.ce_arn, candidate.vcpus, candidate.memory_mib, job.account)
+    return Booking(
+        job.ce_arn, candidate.vcpus, candidate.memory_mib, job.account, candidate.queue_arn, candidate.share,
+        time.time(),
+    )  # fmt: skip
 
 
 def _candidate(job: JobRecord) -> Candidate:
     vcpus, memory = resource_amounts(job.doc["container"])
+    share = None if job.share_identifier is None else sys.intern(job.share_identifier)
     # Interned: a backlog of a million jobs then holds a few queue ARNs, not a million copies.
-    return Candidate(job.job_id, sys.intern(job.queue_arn), job.seq, vcpus or 1.0, memory or 4)
+    return Candidate(
+        job.job_id,
+        sys.intern(job.queue_arn),
+        job.seq,
+        vcpus or 1.0,
+        memory or 4,
+        share,
+        job.scheduling_priority,
+    )
 
 
 class Scheduler:
@@ -88,6 +106,8 @@ class Scheduler:
         self._backlog = Backlog()
         # STARTING/RUNNING jobs → what they hold: the capacity in use.
         self._active: dict[str, Booking] = {}
+        # Per fair-share queue: what each share has used, decaying (in memory: a restart starts afresh).
+        self._usage: dict[str, ShareUsage] = {}
         # Jobs that ended since the last pass, whose dependents must be decided.
         self._ended: list[str] = []
         self._stops: set[str] = set()
@@ -207,7 +227,9 @@ class Scheduler:
         views = {}
         for q in self._store.list_resources(JQ, None):
             order = tuple(e["computeEnvironment"] for e in q.get("computeEnvironmentOrder", []))
-            views[q["jobQueueArn"]] = QueueView(q["jobQueueArn"], int(q.get("priority", 0)), order)
+            views[q["jobQueueArn"]] = QueueView(
+                q["jobQueueArn"], int(q.get("priority", 0)), order, q.get("schedulingPolicyArn") or None
+            )
         return views
 
     def _environment_views(self) -> tuple[dict[str, EnvironmentView], dict[str, dict[str, Any]]]:
@@ -412,7 +434,7 @@ class Scheduler:
         host = self._executors.host_memory_mib
         used_memory = sum(booking.memory_mib for booking in self._active.values())
         plan = place(
-            self._backlog.ranked(),
+            self._backlog.ranked(self._fair_share_orders(queues, envs)),
             queues,
             envs,
             host - used_memory,
@@ -432,6 +454,53 @@ class Scheduler:
         for job, executor in launches:
             spec = self._launch_spec(job)
             self._attempts[job.job_id] = asyncio.create_task(self._attempt(job.job_id, executor, spec))
+
+    def _fair_share_orders(
+        self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
+    ) -> list[tuple[int, Iterator[Candidate]]]:
+        """Each fair-share queue's jobs in the order its policy gives them this pass (docs/jobs.md, Fair
+        share), with the queue's priority. A job the pass then cannot start (host memory, no single
+        environment with room) still counts against its share until the next pass: that only errs
+        towards leaving capacity free."""
+        fair = [arn for arn in self._backlog.fair_share_queues() if arn in queues]
+        if not fair:
+            return []
+        policies = {p["arn"]: p for p in self._store.list_resources(SP, None)}
+        now = time.time()
+        orders: list[tuple[int, Iterator[Candidate]]] = []
+        for arn in fair:
+            queue = queues[arn]
+            document = policies.get(queue.scheduling_policy_arn or "")
+            if document is None:
+                continue  # the policy is gone (or the queue is FIFO now): its jobs wait, as on AWS
+            policy = SharePolicy.from_document(document.get("fairsharePolicy"))
+            usage = self._usage.get(arn)
+            if usage is None or usage.window_seconds != policy.window_seconds:
+                usage = self._usage[arn] = ShareUsage.for_policy(
+                    policy, None if usage is None else usage.entries
+                )
+            running: dict[str, float] = {}
+            for booking in self._active.values():
+                if booking.queue_arn == arn and booking.share is not None:
+                    running[booking.share] = running.get(booking.share, 0.0) + booking.vcpus
+            attached = [envs[e] for e in queue.environments if e in envs]
+            capacity = sum(env.capacity_vcpus for env in attached)
+            free = sum(max(0.0, env.capacity_vcpus - env.used_vcpus) for env in attached if env.open)
+            order = fair_share_order(
+                self._backlog.waiting_by_share(arn), running, usage, policy, capacity, now, free_vcpus=free
+            )
+            orders.append((queue.priority, order))
+        return orders
+
+    def _free_booking(self, job_id: str) -> None:
+        """The job's attempt has ended: its capacity is free, and its share is charged what it used."""
+        booking = self._active.pop(job_id, None)
+        if booking is None or booking.share is None:
+            return
+        usage = self._usage.get(booking.queue_arn)
+        if usage is not None:
+            now = time.time()
+            usage.charge(booking.share, booking.vcpus * max(0.0, now - booking.since), now)
 
     def _book(
         self, plan: Plan, details: dict[str, dict[str, Any]], launches: list[tuple[JobRecord, str]]
@@ -570,7 +639,7 @@ class Scheduler:
         except StoreError as exc:
             log.warning("cannot record the end of job %s yet: %s", job_id, exc)
             self._unsettled[job_id] = end
-            self._active.pop(job_id, None)  # its process has ended: its capacity is free
+            self._free_booking(job_id)  # its process has ended: its capacity is free
 
     def _settle_now(self, job_id: str, end: AttemptEnd) -> None:
         job = self._store.get_job(job_id)
@@ -627,7 +696,7 @@ class Scheduler:
             else:
                 job.doc["stoppedAt"] = now
             written = self._write(job, expected)
-        self._active.pop(job_id, None)
+        self._free_booking(job_id)
         self._timed_out.discard(job_id)
         self._unwritten_running.pop(job_id, None)
         if not written:
