@@ -67,6 +67,7 @@ def build(settings: Settings) -> Server:
         max_depends_on=settings.max_depends_on,
         min_timeout_seconds=settings.min_timeout_seconds,
         tenancy=tenancy,
+        queue_snapshot=scheduler.front_of_queue,
     )
     service = BatchService(deps)
     events = EventHub()

@@ -32,7 +32,7 @@ SERVED = {
     "RegisterJobDefinition", "DescribeJobDefinitions", "DeregisterJobDefinition", "SubmitJob",
     "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob", "CancelJobs", "TerminateJobs", "TagResource",
     "UntagResource", "ListTagsForResource", "CreateSchedulingPolicy", "DescribeSchedulingPolicies",
-    "ListSchedulingPolicies", "UpdateSchedulingPolicy", "DeleteSchedulingPolicy",
+    "ListSchedulingPolicies", "UpdateSchedulingPolicy", "DeleteSchedulingPolicy", "GetJobQueueSnapshot",
 }  # fmt: skip
 UNSUPPORTED = sorted(set(service_model().operation_names) - SERVED)
 

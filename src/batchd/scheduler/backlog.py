@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any
 
 from batchd.domain.arrays import parent_of
 from batchd.domain.fair_share import within_share_key
@@ -26,6 +27,9 @@ class Backlog:
         # The jobs of fair-share queues, by queue and share, each sorted by (-schedulingPriority, seq):
         # they are ordered by the fair-share arithmetic each pass, not by `_order`.
         self._shares: dict[str, dict[str, list[tuple[tuple[int, int], str]]]] = {}
+        # The other jobs again, per queue in submission order: one queue's front is read without walking
+        # `_order` past the other queues' jobs (GetJobQueueSnapshot).
+        self._fifo: dict[str, list[tuple[int, str]]] = {}
         # PENDING jobs → dependencies not yet SUCCEEDED, and the reverse.
         self.pending: dict[str, set[str]] = {}
         self.waiters: dict[str, set[str]] = {}
@@ -48,6 +52,7 @@ class Backlog:
             )
             return
         bisect.insort(self._order, (rank(job, queues), job.job_id))
+        bisect.insort(self._fifo.setdefault(job.queue_arn, []), (job.seq, job.job_id))
 
     def discard_runnable(self, job_id: str) -> None:
         job = self._runnable.pop(job_id, None)
@@ -60,6 +65,8 @@ class Backlog:
                 del self._queues[job.queue_arn]
             if job.share is not None:
                 self._discard_shared(job)
+            else:
+                self._discard_fifo(job)
         if len(self._order) > 64 and len(self._order) > 2 * len(self._runnable):
             self._order = [entry for entry in self._order if entry[1] in self._runnable]
 
@@ -75,6 +82,15 @@ class Backlog:
             shares.pop(job.share, None)
             if not shares:
                 self._shares.pop(job.queue_arn, None)
+
+    def _discard_fifo(self, job: Candidate) -> None:
+        entries = self._fifo.get(job.queue_arn, [])
+        entry = (job.seq, job.job_id)
+        index = bisect.bisect_left(entries, entry)
+        if index < len(entries) and entries[index] == entry:
+            del entries[index]
+        if not entries:
+            self._fifo.pop(job.queue_arn, None)
 
     def has_runnable(self) -> bool:
         return bool(self._runnable)
@@ -103,7 +119,12 @@ class Backlog:
         """A fair-share queue's RUNNABLE jobs, per share, each lazily in (-schedulingPriority, seq) order."""
         return {share: self._jobs(entries) for share, entries in self._shares.get(queue_arn, {}).items()}
 
-    def _jobs(self, entries: list[tuple[tuple[int, int], str]]) -> Iterator[Candidate]:
+    def queue_order(self, queue_arn: str) -> Iterator[Candidate]:
+        """One queue's RUNNABLE jobs without a share, lazily in the order `ranked` gives them (all of a
+        queue's jobs have its priority, so that is submission order)."""
+        return self._jobs(self._fifo.get(queue_arn, []))
+
+    def _jobs(self, entries: list[tuple[Any, str]]) -> Iterator[Candidate]:
         for _, job_id in entries:
             job = self._runnable.get(job_id)
             if job is not None:

@@ -27,12 +27,14 @@ from batchd.domain.fair_share import SharePolicy, ShareUsage, fair_share_order
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
 from batchd.domain.log_streams import log_group_of, log_stream_name
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
+from batchd.domain.queue_snapshot import QueueSnapshot
 from batchd.domain.scheduling_policies import SP
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
 from batchd.scheduler.attempts import confinement_problem, ecs_arns, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
+from batchd.scheduler.snapshot import queue_snapshot
 from batchd.store.errors import Conflict, StoreError
 from batchd.store.lifecycle import fail_queued
 from batchd.store.records import JobRecord, children_of
@@ -131,6 +133,13 @@ class Scheduler:
         self._pending_wake = True
         if self._event is not None:
             self._event.set()
+
+    def front_of_queue(self, queue_arn: str, scheduling_policy_arn: str | None, limit: int) -> QueueSnapshot:
+        """Read-only: the queue as GetJobQueueSnapshot reports it (batchd.scheduler.snapshot)."""
+        return queue_snapshot(
+            self._backlog, self._store, self._active.values(), self._usage, queue_arn, scheduling_policy_arn,
+            limit,
+        )  # fmt: skip
 
     async def start(self) -> None:
         self._event = asyncio.Event()

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from batchd.awsmodel import service_model
 from batchd.domain.arns import Scope
+from batchd.domain.queue_snapshot import QueueSnapshot
 
 # Re-exported for service.tags until it imports batchd.domain.tags itself.
 from batchd.errors import ClientException
@@ -36,6 +37,12 @@ class Notify(Protocol):
     def __call__(self, ended: Iterable[str] = (), stop: Iterable[str] = ()) -> None: ...
 
 
+class QueueSnapshots(Protocol):
+    """The scheduler's read-only view of one queue: (queue ARN, its schedulingPolicyArn, how many jobs)."""
+
+    def __call__(self, queue_arn: str, scheduling_policy_arn: str | None, limit: int) -> QueueSnapshot: ...
+
+
 @dataclass
 class ServiceDeps:
     """What the service layer needs from the rest of batchd, handed in by the composition root."""
@@ -49,6 +56,8 @@ class ServiceDeps:
     max_depends_on: int = 100
     min_timeout_seconds: int = 60
     tenancy: Tenancy = field(default_factory=Tenancy)
+    # GetJobQueueSnapshot's source; None answers an empty queue (a service built without a scheduler).
+    queue_snapshot: QueueSnapshots | None = None
 
 
 def new_id() -> str:
