@@ -142,6 +142,30 @@ def test_a_fair_share_queue_interleaves_its_shares_by_weight_and_shows_their_usa
             (gates / job_id).write_text("go\n")
 
 
+def test_a_retried_job_is_in_the_front_from_the_end_of_its_attempt(client: Any, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    queue, ce = queue_on(client, 1)
+    script = f'while [ ! -f "{gate}" ]; do sleep 0.05; done; exit 3'
+    definition = register(client, uniq("snap-retry"), ["sh", "-c", script], attempts=2)
+    job_id = client.submit_job(jobName="retried", jobQueue=queue, jobDefinition=definition)["jobId"]
+    client.update_compute_environment(computeEnvironment=ce, state="ENABLED")
+    wait_status(client, job_id, ("RUNNING",), timeout=60)
+    # Closed while the attempt runs: the retry then waits RUNNABLE.
+    client.update_compute_environment(computeEnvironment=ce, state="DISABLED")
+    gate.write_text("go\n")
+    job = wait_for(
+        lambda: (lambda j: j if j["status"] == "RUNNABLE" and j.get("attempts") else None)(
+            client.describe_jobs(jobs=[job_id])["jobs"][0]
+        ),
+        timeout=60,
+        what="the retry to wait RUNNABLE",
+    )
+    (entry,) = client.get_job_queue_snapshot(jobQueue=queue)["frontOfQueue"]["jobs"]
+    assert entry == {"jobArn": job["jobArn"], "earliestTimeAtPosition": job["attempts"][-1]["stoppedAt"]}
+    assert entry["earliestTimeAtPosition"] > job["createdAt"]
+    client.terminate_job(jobId=job_id, reason="done")
+
+
 def test_an_unknown_queue_is_refused_by_name(client: Any) -> None:
     with pytest.raises(ClientError) as caught:
         client.get_job_queue_snapshot(jobQueue="no-such-queue")
