@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchd.domain.placement import Candidate
+from batchd.domain.placement import Candidate, Cause
 from batchd.domain.scheduling_policies import fairshare_policy
 
 # AWS's API reference (FairsharePolicy, shareDecaySeconds): "The amount of time (in seconds) to use to
@@ -193,6 +193,9 @@ class FairShareOrder(Iterator[Candidate]):
         self._active = set(self._running) | usage.recent_shares(now)
         self._active_count = len(self._active)
         self._booked: dict[str, str] = {}
+        # Share heads this pass passed over → their placement.Cause: the queue has no vCPUs free for them,
+        # or their share has its part (it runs jobs already, or the compute reservation holds it back).
+        self.held: dict[str, str] = {}
         self._jobs: dict[str, Iterator[Candidate]] = {}
         self._heads: dict[str, Candidate] = {}
         self._heap: list[tuple[float, int, str]] = []
@@ -232,7 +235,12 @@ class FairShareOrder(Iterator[Candidate]):
             new = share not in self._active
             # A new share's first job may use the reserve; from then on it is active and held to the
             # (now smaller) reserve like the rest.
-            if after > self._limit + _EPSILON or (not new and after > self._cap() + _EPSILON):
+            over_limit = after > self._limit + _EPSILON
+            if over_limit or (not new and after > self._cap() + _EPSILON):
+                # Over the limit, it is the weights that hold it back when other shares run jobs too.
+                shared = self._running.get(share, 0.0) > 0 and sum(v > 0 for v in self._running.values()) > 1
+                has_part = not over_limit or shared
+                self.held[job.job_id] = Cause.SHARE if has_part else Cause.NO_VCPUS
                 # Its next job does not fit this pass; the share is not looked at again until the next.
                 # (Its smaller jobs further back wait too: reading past the head would cost the backlog.)
                 continue

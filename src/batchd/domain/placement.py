@@ -5,12 +5,38 @@ Jobs are taken by queue priority (higher first), then submission order; each tri
 environments in ascending `order` and goes to the first with free vCPUs for it. Memory is booked
 against the one host all environments share. A job that fits nowhere now waits without blocking the
 jobs behind it; a job too big for every environment of its queue is reported as a misfit.
+
+Every job a pass looks at and cannot place gets a cause in `Plan.causes` (docs/jobs.md, Why a job
+waits); jobs the pass never looks at get none, and keep the reason they had.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+
+
+class Cause:
+    """Why a job a pass looked at was not placed; batchd.domain.waiting turns each into a statusReason."""
+
+    # Bigger than every environment of its queue, or than the host's memory: it never fits as things are.
+    TOO_BIG = "TOO_BIG"
+    # No open environment of its queue has the vCPUs free now.
+    NO_VCPUS = "NO_VCPUS"
+    # Not enough host memory free now.
+    NO_MEMORY = "NO_MEMORY"
+    # On a fair-share queue: its share has its part (the weights, or the compute reservation held back).
+    SHARE = "SHARE"
+    # Its account is at its quota.
+    QUOTA = "QUOTA"
+    # Hook: a consumable resource the job needs is all taken. `place` checks none yet; the check goes
+    # after the quota's (marked in `place`), and its reason text in batchd.domain.waiting.
+    CONSUMABLE = "CONSUMABLE"
+
+
+# Once every queue with jobs is full, the scan goes on this many jobs more to find the first job of
+# each full queue (the job the queue's reason is reported on), and no further.
+HEAD_LOOKAHEAD = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +110,8 @@ class Plan:
     misfits: list[str]
     # Jobs that would fit but whose account is at its quota.
     over_quota: list[str] = field(default_factory=list)
+    # Every job looked at and not placed → its `Cause`.
+    causes: dict[str, str] = field(default_factory=dict)
 
 
 def rank(job: Candidate, queues: Mapping[str, QueueView]) -> tuple[int, int]:
@@ -137,28 +165,48 @@ def place(
     live: set[str] | None = None
     if smallest_vcpus > 0 and candidate_queues is not None:
         live = {a for a in candidate_queues if _has_room(queues.get(a), environments, free, smallest_vcpus)}
+    causes: dict[str, str] = {}
+    # Full queues whose first job this pass has been given its cause.
+    reported: set[str] = set()
+    lookahead = HEAD_LOOKAHEAD
     ordered = candidates if ranked else sorted(candidates, key=lambda job: rank(job, queues))
     for job in ordered:
+        queue = queues.get(job.queue_arn)
         if live is not None:
             if not live:
-                break
+                assert candidate_queues is not None
+                lookahead -= 1
+                if lookahead < 0 or reported.issuperset(candidate_queues):
+                    break
             if job.queue_arn not in live:
+                if queue is not None and job.queue_arn not in reported:
+                    cause = _blocked(job, queue, environments, host_memory_mib)
+                    causes[job.job_id] = cause
+                    if cause != Cause.TOO_BIG:  # a misfit holds no one back: the queue's next job is its head
+                        reported.add(job.queue_arn)
+                    if not live and reported.issuperset(candidate_queues or ()):
+                        break
                 continue
         elif smallest_vcpus > 0 and all(free[arn] < smallest_vcpus for arn in open_arns):
+            if queue is not None:
+                causes[job.job_id] = _blocked(job, queue, environments, host_memory_mib)
             break
-        queue = queues.get(job.queue_arn)
         if queue is None:
             continue
         attached = [environments[arn] for arn in queue.environments if arn in environments]
         if job.memory_mib > host_memory_mib or not any(e.capacity_vcpus >= job.vcpus for e in attached):
             misfits.append(job.job_id)
+            causes[job.job_id] = Cause.TOO_BIG
             continue
         if job.memory_mib > free_memory_mib:
+            causes[job.job_id] = Cause.NO_MEMORY
             continue
         budget = None if budgets is None else budgets.get(account_of_queue(job.queue_arn))
         if budget is not None and not budget.admits(job):
             over_quota.append(job.job_id)
+            causes[job.job_id] = Cause.QUOTA
             continue
+        # (The consumable-resource check, Cause.CONSUMABLE, goes here.)
         for env in attached:
             if env.open and free[env.arn] >= job.vcpus:
                 free[env.arn] -= job.vcpus
@@ -170,4 +218,16 @@ def place(
                     # That environment just filled up: so may every queue that reaches only it.
                     live = {a for a in live if _has_room(queues.get(a), environments, free, smallest_vcpus)}
                 break
-    return Plan(assignments, misfits, over_quota)
+        else:
+            causes[job.job_id] = Cause.NO_VCPUS
+    return Plan(assignments, misfits, over_quota, causes)
+
+
+def _blocked(
+    job: Candidate, queue: QueueView, environments: Mapping[str, EnvironmentView], host_memory_mib: int
+) -> str:
+    """The cause of a job whose queue has no room left this pass: too big for it ever, or no vCPUs now."""
+    attached = [environments[arn] for arn in queue.environments if arn in environments]
+    if job.memory_mib > host_memory_mib or not any(e.capacity_vcpus >= job.vcpus for e in attached):
+        return Cause.TOO_BIG
+    return Cause.NO_VCPUS

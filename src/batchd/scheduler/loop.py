@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +23,22 @@ from batchd.domain.amounts import resource_amounts
 from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
-from batchd.domain.fair_share import SharePolicy, ShareUsage, fair_share_order
-from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus, quota_reason
+from batchd.domain.fair_share import FairShareOrder, SharePolicy, ShareUsage, fair_share_order
+from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
 from batchd.domain.log_streams import log_group_of, log_stream_name
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
 from batchd.domain.queue_snapshot import QueueSnapshot
 from batchd.domain.scheduling_policies import SP
+from batchd.domain.waiting import canceled_reason, reason_code, reason_for, time_limits
 from batchd.executors.base import AttemptEnd, LaunchFailed, LaunchSpec
 from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
 from batchd.scheduler.attempts import confinement_problem, ecs_arns, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
 from batchd.scheduler.snapshot import queue_snapshot
+from batchd.scheduler.waits import REASON_SINCE, Waits
 from batchd.store.errors import Conflict, StoreError
-from batchd.store.lifecycle import fail_queued
+from batchd.store.lifecycle import Endings, end_job, fail_queued
 from batchd.store.records import JobRecord, children_of
 from batchd.store.sqlite import SqliteStore
 from batchd.tenancy import Tenancy
@@ -113,8 +115,8 @@ class Scheduler:
         # Jobs that ended since the last pass, whose dependents must be decided.
         self._ended: list[str] = []
         self._stops: set[str] = set()
-        self._misfits: set[str] = set()
-        self._over_quota: set[str] = set()
+        # Why RUNNABLE jobs wait, as last written, and the jobs time-limit actions may cancel.
+        self._waits = Waits()
         # PENDING jobs found at start, decided again on the first pass.
         self._unresolved: list[JobRecord] = []
         # Array parents whose children are still being created, a chunk per pass (a dict: ordered).
@@ -151,11 +153,16 @@ class Scheduler:
     def _load_queued(self) -> None:
         """The backlog from the store: RUNNABLE jobs to place, PENDING jobs to decide again."""
         self._backlog = Backlog()
-        self._misfits.clear()
-        self._over_quota.clear()
+        self._waits.clear()
         queues = self._queue_views()
+        now = _now()
         for job in self._store.jobs_in_status((JobStatus.RUNNABLE,)):
             self._backlog.add_runnable(_candidate(job), queues)
+            reason = job.doc.get("statusReason")
+            if reason:
+                since = (job.run or {}).get(REASON_SINCE)
+                since = since if isinstance(since, int) else now
+                self._waits.remember(job.job_id, job.queue_arn, reason, since)
         # Every PENDING job is decided again from its dependencies' stored statuses, so ended jobs whose
         # dependents a failed pass did not get to are not forgotten.
         self._unresolved = self._store.jobs_in_status((JobStatus.PENDING,))
@@ -213,6 +220,7 @@ class Scheduler:
             self._resolve_ended(queues, envs)
         self._handle_stops()
         self._place(queues, envs, details)
+        self._apply_time_limits()
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
             cutoff = _now() - int(self._settings.retention_days * 86_400_000)
@@ -234,11 +242,14 @@ class Scheduler:
 
     def _queue_views(self) -> dict[str, QueueView]:
         views = {}
+        limits = {}
         for q in self._store.list_resources(JQ, None):
             order = tuple(e["computeEnvironment"] for e in q.get("computeEnvironmentOrder", []))
             views[q["jobQueueArn"]] = QueueView(
                 q["jobQueueArn"], int(q.get("priority", 0)), order, q.get("schedulingPolicyArn") or None
             )
+            limits[q["jobQueueArn"]] = time_limits(q)
+        self._waits.set_limits(limits)
         return views
 
     def _environment_views(self) -> tuple[dict[str, EnvironmentView], dict[str, dict[str, Any]]]:
@@ -320,11 +331,15 @@ class Scheduler:
     ) -> None:
         expected = job.status
         job.move_to(JobStatus.RUNNABLE)
-        if self._too_big(job, queues, envs):
+        too_big = self._too_big(job, queues, envs)
+        now = _now()
+        if too_big:
             job.doc["statusReason"] = REASON_TOO_BIG
-            self._misfits.add(job.job_id)
+            job.run = {REASON_SINCE: now}
         if self._write(job, expected):
             self._backlog.add_runnable(_candidate(job), queues)
+            if too_big:
+                self._waits.remember(job.job_id, job.queue_arn, REASON_TOO_BIG, now)
 
     def _spawn_some(self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]) -> None:
         """Creates the next children of the arrays being spawned, SPAWN_PER_PASS at most per pass.
@@ -352,9 +367,11 @@ class Scheduler:
             budget -= stop - summary.spawned
             children = children_of(parent, range(summary.spawned, stop))
             too_big = self._too_big(parent, queues, envs)
+            now = _now()
             for child in children:
                 if too_big and child.status == JobStatus.RUNNABLE:
                     child.doc["statusReason"] = REASON_TOO_BIG
+                    child.run = {REASON_SINCE: now}
             self._store.spawn_children(parent, children, _now())
             if parent.status == JobStatus.SUBMITTED:
                 # After the children, so its event shows their counts. Nothing else writes in between
@@ -364,7 +381,7 @@ class Scheduler:
             for child in children:
                 if child.status == JobStatus.RUNNABLE:
                     if too_big:
-                        self._misfits.add(child.job_id)
+                        self._waits.remember(child.job_id, child.queue_arn, REASON_TOO_BIG, now)
                     self._backlog.add_runnable(_candidate(child), queues)
                 else:
                     self._admit(child, queues, envs)
@@ -407,6 +424,7 @@ class Scheduler:
         while self._ended:
             ended = self._ended.pop()
             self._backlog.forget(ended)
+            self._waits.forget(ended)
             parent_id = parent_of(ended)
             if parent_id is not None:
                 self._finish_parent(parent_id)
@@ -442,8 +460,9 @@ class Scheduler:
             return
         host = self._executors.host_memory_mib
         used_memory = sum(booking.memory_mib for booking in self._active.values())
+        orders = self._fair_share_orders(queues, envs)
         plan = place(
-            self._backlog.ranked(self._fair_share_orders(queues, envs)),
+            self._backlog.ranked(orders),
             queues,
             envs,
             host - used_memory,
@@ -453,6 +472,10 @@ class Scheduler:
             candidate_queues=self._backlog.queue_arns(),
             budgets=self._budgets(),
         )
+        # Fair-share jobs the orders passed over were looked at too: each has its cause.
+        for _, order in orders:
+            for job_id, cause in order.held.items():
+                plan.causes.setdefault(job_id, cause)
         launches: list[tuple[JobRecord, str]] = []
         try:
             self._book(plan, details, launches)
@@ -466,7 +489,7 @@ class Scheduler:
 
     def _fair_share_orders(
         self, queues: dict[str, QueueView], envs: dict[str, EnvironmentView]
-    ) -> list[tuple[int, Iterator[Candidate]]]:
+    ) -> list[tuple[int, FairShareOrder]]:
         """Each fair-share queue's jobs in the order its policy gives them this pass (docs/jobs.md, Fair
         share), with the queue's priority. A job the pass then cannot start (host memory, no single
         environment with room) still counts against its share until the next pass: that only errs
@@ -476,7 +499,7 @@ class Scheduler:
             return []
         policies = {p["arn"]: p for p in self._store.list_resources(SP, None)}
         now = time.time()
-        orders: list[tuple[int, Iterator[Candidate]]] = []
+        orders: list[tuple[int, FairShareOrder]] = []
         for arn in fair:
             queue = queues[arn]
             document = policies.get(queue.scheduling_policy_arn or "")
@@ -516,12 +539,10 @@ class Scheduler:
     ) -> None:
         """Writes the plan in one transaction: reasons of jobs that wait, STARTING for those placed."""
         with self._store.transaction():
-            self._tell_why_waiting(plan.misfits, self._misfits, lambda job: REASON_TOO_BIG)
-            self._tell_why_waiting(plan.over_quota, self._over_quota, lambda job: quota_reason(job.account))
+            self._tell_why_waiting(plan.causes)
             for assignment in plan.assignments:
                 self._backlog.discard_runnable(assignment.job_id)
-                self._misfits.discard(assignment.job_id)
-                self._over_quota.discard(assignment.job_id)
+                self._waits.forget(assignment.job_id)
                 job = self._store.get_job(assignment.job_id)
                 if job is None or job.status != JobStatus.RUNNABLE:
                     continue
@@ -553,18 +574,49 @@ class Scheduler:
                     self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
 
-    def _tell_why_waiting(
-        self, job_ids: Iterable[str], told: set[str], reason: Callable[[JobRecord], str]
-    ) -> None:
-        """Writes the statusReason of RUNNABLE jobs that wait, once per job (`told` remembers)."""
-        for job_id in job_ids:
-            if job_id in told:
+    def _tell_why_waiting(self, causes: dict[str, str]) -> None:
+        """Writes the statusReason of RUNNABLE jobs that wait, only where it changes (`_waits` remembers
+        what was written), with when it was set."""
+        for job_id, cause in causes.items():
+            told = self._waits.told.get(job_id)
+            if told is not None and told.reason == reason_for(cause, told.queue_arn):
                 continue
-            told.add(job_id)
             job = self._store.get_job(job_id)
-            if job is not None and job.status == JobStatus.RUNNABLE:
-                job.doc["statusReason"] = reason(job)
-                self._write(job, JobStatus.RUNNABLE)
+            if job is None or job.status != JobStatus.RUNNABLE:
+                continue
+            reason = reason_for(cause, job.queue_arn)
+            since = (job.run or {}).get(REASON_SINCE)
+            if job.doc.get("statusReason") == reason and isinstance(since, int):
+                self._waits.remember(job_id, job.queue_arn, reason, since)
+                continue
+            # The same AWS code with another tail (vCPUs, then memory) keeps its time waited.
+            code = reason_code(reason)
+            same = code is not None and reason_code(job.doc.get("statusReason")) == code
+            now = since if same and isinstance(since, int) else _now()
+            job.doc["statusReason"] = reason
+            job.run = {**(job.run or {}), REASON_SINCE: now}
+            if self._write(job, JobStatus.RUNNABLE):
+                self._waits.remember(job_id, job.queue_arn, reason, now)
+
+    def _apply_time_limits(self) -> None:
+        """Cancels the jobs that have waited with a reason their queue's time-limit action names for its
+        maxTimeSeconds, as AWS does; only the tracked jobs are looked at."""
+        due = self._waits.due(_now())
+        if not due:
+            return
+        endings = Endings()
+        with self._store.transaction():
+            for job_id, reason in due:
+                self._waits.forget(job_id)
+                job = self._store.get_job(job_id)
+                if job is None or job.status != JobStatus.RUNNABLE:
+                    continue
+                if reason_code(job.doc.get("statusReason")) != reason:
+                    continue
+                end_job(self._store, job, canceled_reason(reason), terminate=False, endings=endings)
+                self._backlog.discard_runnable(job_id)
+        if endings.ended:
+            self.wake(ended=endings.ended)
 
     def _budgets(self) -> dict[str, Budget]:
         """Per account with a vCPU or memory quota: what it may still start."""

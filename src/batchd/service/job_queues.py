@@ -10,6 +10,7 @@ from batchd.domain.jobs import ACTIVE, QUEUED, REASON_QUEUE_DELETED, JobStatus
 from batchd.domain.names import check_resource_name
 from batchd.domain.queue_snapshot import FRONT_OF_QUEUE_SIZE, QueueSnapshot
 from batchd.domain.tags import check_tags
+from batchd.domain.waiting import check_time_limit_actions
 from batchd.errors import ClientException
 from batchd.service.common import (
     Caller,
@@ -79,6 +80,9 @@ class JobQueues:
         if priority < 0:
             raise ClientException(f"priority must not be negative, got {priority}.")
         check_tags(params.get("tags"))
+        actions = check_time_limit_actions(
+            params.get("jobStateTimeLimitActions"), self._deps.min_timeout_seconds
+        )
         with self._store.transaction():
             if self._store.get_resource(JQ, caller.account, name) is not None:
                 raise ClientException(f"Object already exists: job queue {name} already exists.")
@@ -101,6 +105,10 @@ class JobQueues:
                 tags=params.get("tags") or {},
                 createdAt=now_ms(),
             )
+            if actions:
+                detail["jobStateTimeLimitActions"] = actions
+            else:
+                detail.pop("jobStateTimeLimitActions", None)
             self._store.put_resource(JQ, caller.account, name, detail)
         self._deps.notify()
         return {"jobQueueName": name, "jobQueueArn": arn}
@@ -128,8 +136,13 @@ class JobQueues:
         return out
 
     def update_job_queue(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        actions = params.get("jobStateTimeLimitActions")
+        if actions is not None:
+            actions = check_time_limit_actions(actions, self._deps.min_timeout_seconds)
         with self._store.transaction():
             detail = self.resolve(caller, params["jobQueue"])
+            if actions is not None:
+                detail["jobStateTimeLimitActions"] = actions
             if params.get("priority") is not None:
                 if params["priority"] < 0:
                     raise ClientException(f"priority must not be negative, got {params['priority']}.")
@@ -142,7 +155,6 @@ class JobQueues:
                 detail["schedulingPolicyArn"] = self._scheduling_policy(caller, detail, params)
             for member in (
                 "state",
-                "jobStateTimeLimitActions",
                 "serviceEnvironmentOrder",
             ):
                 if params.get(member) is not None:
