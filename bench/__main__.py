@@ -19,6 +19,7 @@ from bench.arrays import probe_array, run_array_api, run_array_e2e
 from bench.client import make_client, provision_network, setup_fixture
 from bench.dockerenv import DockerInfo
 from bench.e2e import run_e2e
+from bench.fairshare import run_fairshare
 from bench.logs import run_logs_batchd, run_logs_moto
 from bench.scale import run_scale
 from bench.settings import E2E_PARALLELISM, FAMILIES, WORKLOADS, Settings
@@ -60,8 +61,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument(
         "--workloads",
         type=_csv(WORKLOADS),
-        default=WORKLOADS,
-        help="comma list of " + ",".join(WORKLOADS),
+        default=None,
+        help="comma list of " + ",".join(WORKLOADS) + " (default all but fairshare; --full adds it)",
     )
     p.add_argument("--skip-docker", action="store_true", help="do not look for or use a Docker engine")
     p.add_argument("--repeat", type=int, help="runs of api, throughput (default 3, --quick 1)")
@@ -108,6 +109,7 @@ class Bench:
             "array": {"probe": {}, "api": {}, "e2e": {}},
             "scale": {},
             "logs": {},
+            "fairshare": {},
         }
 
     # -- bookkeeping ---------------------------------------------------------------------------------
@@ -140,7 +142,9 @@ class Bench:
         if needs_docker:
             self.docker = dockerenv.detect(skip=not self.s.use_docker)
         log(f"docker: {'available' if self.docker.available else 'unavailable'} ({self.docker.reason})")
-        api_like = {"api", "throughput", "light", "e2e", "array", "scale", "logs"} & set(self.s.workloads)
+        api_like = {"api", "throughput", "light", "e2e", "array", "scale", "logs", "fairshare"} & set(
+            self.s.workloads
+        )
         for fam in self.s.families:
             if not api_like:
                 break
@@ -403,6 +407,32 @@ class Bench:
 
             self.guarded(spec.name, "logs", one)
 
+    def run_fairshare(self) -> None:
+        """Fair-share scheduling by weight, and a late share's first start; batchd only."""
+        if "fairshare" not in self.s.workloads:
+            return
+        for fam in self.families:
+            if fam != "batchd":
+                self.skip(fam, "fairshare", "stores scheduling policies but does not schedule by share")
+                continue
+            spec = E2E_TARGETS["batchd"][0]  # the local executor
+            for label, weights, duration_s, late in self.s.fairshare_runs:
+
+                def one(
+                    spec: TargetSpec = spec,
+                    label: str = label,
+                    weights: tuple[tuple[str, float], ...] = weights,
+                    duration_s: float = duration_s,
+                    late: int = late,
+                ) -> None:
+                    with Server(spec, self.s, self.docker) as srv:
+                        log(f"fairshare: {spec.name}, {label}")
+                        res = run_fairshare(srv, dict(weights), duration_s, late)
+                        res["peak_rss_mib"] = srv.usage().peak_rss_kib / 1024
+                        self.results["fairshare"][f"{spec.name}, {label}"] = res
+
+                self.guarded(spec.name, f"fairshare {label}", one)
+
     def run(self) -> dict[str, Any]:
         started = time.time()
         # Other work on the machine (a test suite, a dockerd still reaping containers) shows up as noise;
@@ -416,6 +446,7 @@ class Bench:
         self.run_array()
         self.run_scale()
         self.run_logs()
+        self.run_fairshare()
         self.results["meta"] = {
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
             "duration_s": time.time() - started,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -727,6 +728,117 @@ def logs_section(
     return Section("CloudWatch Logs: reading job output", intro, targets, rows, "raw file page", notes)
 
 
+def _pct(v: float | None, signed: bool = False) -> str:
+    if v is None:
+        return "—"
+    return f"{v * 100:+.1f}%" if signed else f"{v * 100:.1f}%"
+
+
+# Targets of the fair-share workload: each share's received fraction within ±10% of its target, and a late
+# share's first job started within one placement pass (batchd's scheduler passes at least once a second).
+FAIRSHARE_TOLERANCE = 0.10
+FAIRSHARE_PASS_S = 1.0
+
+
+def fairshare_section(results: dict[str, Any]) -> list[str]:
+    """Per share, the fraction of vCPU-seconds received against its target over time, and the late
+    shares' first starts."""
+    lines = ["## Fair share", ""]
+    out = results.get("fairshare") or {}
+    if not out:
+        return [*lines, "No fair-share run (see Skipped).", ""]
+    for name, r in out.items():
+        lines += _fairshare_run(name, r)
+    lines += [
+        "moto and LocalStack store scheduling policies but do not schedule by share; they are not run.",
+        "",
+    ]
+    return lines
+
+
+def _typical_running(samples: list[dict[str, Any]], shares: list[str]) -> str:
+    """The most common split of running jobs over the second half of the samples, e.g. "2/1/1"."""
+    half = samples[len(samples) // 2 :]
+    splits = Counter("/".join(str(smp["running"].get(s, 0)) for s in shares) for smp in half)
+    if not splits:
+        return "—"
+    split, n = splits.most_common(1)[0]
+    return f"{split} ({n * 100 // len(half)}% of the samples)"
+
+
+def _fairshare_run(name: str, r: dict[str, Any]) -> list[str]:
+    weights, targets = r["weights"], r["targets"]
+    shares = list(weights)
+    backlog = ", ".join(f"{s}: {n}" for s, n in r["backlog"].items())
+    lines = [
+        f"### {name}",
+        "",
+        f"One fair-share queue (shareDecaySeconds {r['share_decay_seconds']}, computeReservation "
+        f"{r['reservation']}) on a MANAGED environment of {r['vcpus']} vCPUs, local executor; per share a "
+        f"backlog of 1-vCPU `sleep {r['job_seconds']}` jobs ({backlog}), submitted while the environment "
+        f"was DISABLED ({_fmt(r['submit_s'])} s), then let go by enabling it. Every second, each share's "
+        "vCPU-seconds received so far, from DescribeJobs' startedAt/stoppedAt (a running job counts up "
+        "to the sample). Target fraction ∝ 1/weightFactor; target: within ±10% of it (relative).",
+        "",
+    ]
+    samples: list[dict[str, Any]] = r["samples"]
+    last_t = samples[-1]["t_s"] if samples else 0.0
+    marks = [t for t in (5, 10, 20, 30, 60, 90) if t < last_t - 1]
+    picked = [min(samples, key=lambda smp, t=t: abs(smp["t_s"] - t)) for t in marks]
+    head = ["share", "weightFactor", "target", *[f"at {t} s" for t in marks], "final", "final error",
+            "2nd half", "2nd-half error"]  # fmt: skip
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in shares:
+        row = [s, f"{weights[s]:g}", _pct(targets[s])]
+        row += [_pct(smp["fraction"].get(s)) for smp in picked]
+        row += [
+            _pct(r["final_fraction"].get(s)),
+            _pct(r["final_error"].get(s), signed=True),
+            _pct(r["second_half_fraction"].get(s)),
+            _pct(r["second_half_error"].get(s), signed=True),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    worst = r.get("max_abs_error")
+    ok = worst is not None and worst <= FAIRSHARE_TOLERANCE
+    ideal = "/".join(_fmt(targets[s] * r["vcpus"]) for s in shares)
+    lines += [
+        "",
+        f"- Final ratio error (largest |received − target| ÷ target over the shares, after "
+        f"{_fmt(last_t)} s): {_pct(worst)}; target ±10%: {'met' if ok else 'NOT met'}.",
+        f"- Running jobs per share ({'/'.join(shares)}), most common split in the second half: "
+        f"{_typical_running(samples, shares)}; the target split is {ideal} vCPUs.",
+        f"- {_fmt(r['total_vcpu_s'])} vCPU-seconds handed out in {_fmt(r['duration_s'])} s: "
+        f"{_pct(r['utilization'])} of the {r['vcpus']} vCPUs; {r['jobs_finished']:,} jobs finished. "
+        f"One sample's DescribeJobs of the unfinished jobs took {_fmt(r['describe_s_p50'])} s (p50).",
+    ]
+    if r.get("ran_dry"):
+        lines.append(f"- Sampling stopped early: {r['ran_dry']}.")
+    late = r.get("late") or []
+    if late:
+        lines += [
+            "",
+            "Late shares: after the sampling, with every backlog still deep and every vCPU taken, a "
+            "share the queue has not seen submits a few jobs; time from its first SubmitJob to its first "
+            "job's startedAt (and from that job's createdAt). Target: within one placement pass "
+            f"(≤ {FAIRSHARE_PASS_S:g} s, batchd's longest gap between passes).",
+            "",
+            "| late share | jobs | SubmitJob → first startedAt (s) | createdAt → startedAt (s) |",
+            "|---|---|---|---|",
+        ]
+        for row in late:
+            if "reason" in row:
+                lines.append(f"| {row['share']} | {row['jobs']} | {row['reason']} | — |")
+            else:
+                lines.append(
+                    f"| {row['share']} | {row['jobs']} | {_fmt(row['submit_to_start_s'])} | "
+                    f"{_fmt(row['created_to_start_s'])} |"
+                )
+        waits = [row["submit_to_start_s"] for row in late if "submit_to_start_s" in row]
+        met = len(waits) == len(late) and max(waits) <= FAIRSHARE_PASS_S
+        lines += ["", f"- Late share target (≤ {FAIRSHARE_PASS_S:g} s): {'met' if met else 'NOT met'}."]
+    return [*lines, ""]
+
+
 def raw_section(results: dict[str, Any]) -> list[str]:
     r = results.get("raw") or {}
     lines = ["## Raw reference costs", ""]
@@ -865,6 +977,8 @@ def render(results: dict[str, Any]) -> str:
         logs_targets = [f for f in ("batchd", "moto") if f in fams]
         sizes, peer_sizes = list(st.get("logs_sizes", [])), list(st.get("logs_peer_sizes", []))
         out += render_section(logs_section(results, sizes, peer_sizes, logs_targets))
+    if "fairshare" in wl:
+        out += fairshare_section(results)
     if results["skipped"]:
         out += ["## Skipped", ""]
         out += [f"- {s['target']} / {s['workload']}: {s['reason']}" for s in results["skipped"]]

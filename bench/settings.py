@@ -40,7 +40,10 @@ DOCKER_RUN = [
 E2E_PARALLELISM = CE_MAX_VCPUS // JOB_VCPUS
 
 FAMILIES = ("batchd", "moto", "localbatch")
-WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "array", "scale", "logs")
+WORKLOADS = ("raw", "api", "throughput", "light", "e2e", "array", "scale", "logs", "fairshare")
+# What a run does without --workloads. fairshare (about 3 minutes of one server running sleeps) is left to
+# --full and to `--workloads fairshare`.
+DEFAULT_WORKLOADS = tuple(w for w in WORKLOADS if w != "fairshare")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class SubmitRounds:
 @dataclass(frozen=True)
 class Settings:
     families: tuple[str, ...] = FAMILIES
-    workloads: tuple[str, ...] = WORKLOADS
+    workloads: tuple[str, ...] = DEFAULT_WORKLOADS
     repeat: int = 3
     # One batch of 1,000 containers takes minutes; its 1,000 per-job samples already average out noise,
     # so end-to-end batches run once by default (--e2e-repeat to change).
@@ -114,6 +117,14 @@ class Settings:
     logs_peer_sizes: tuple[int, ...] = (1000, 100_000)
     logs_samples: int = 20
     logs_job_timeout_s: float = 900.0
+    # Fair share (bench/fairshare.py, batchd only), one fresh server per run: a label, the shares and their
+    # weightFactors, how long the backlogs are sampled once the environment is enabled, and how many late
+    # shares arrive afterwards. The first run's ideal split (4/7, 2/7, 1/7 of 4 vCPUs) is not a whole
+    # number of vCPUs per share; the second's (3 and 1) is.
+    fairshare_runs: tuple[tuple[str, tuple[tuple[str, float], ...], float, int], ...] = (
+        ("weights 1, 0.5, 0.25", (("w1", 1.0), ("w05", 0.5), ("w025", 0.25)), 120.0, 3),
+        ("weights 1, 0.3333", (("w1", 1.0), ("w033", 0.3333)), 60.0, 0),
+    )
     # bench/results/<output>.{md,json}
     output: str = "latest"
     use_docker: bool = True
@@ -128,7 +139,7 @@ class Settings:
         quick: bool,
         full: bool,
         families: tuple[str, ...],
-        workloads: tuple[str, ...],
+        workloads: tuple[str, ...] | None,
         skip_docker: bool,
         repeat: int | None,
         e2e_repeat: int | None,
@@ -140,7 +151,7 @@ class Settings:
         base = cls()
         values: dict[str, Any] = {
             "families": families,
-            "workloads": workloads,
+            "workloads": workloads if workloads is not None else (WORKLOADS if full else DEFAULT_WORKLOADS),
             "use_docker": not skip_docker,
             "quick": quick,
             "full": full,
@@ -171,6 +182,9 @@ class Settings:
                 "logs_sizes": (1000, 100_000),
                 "logs_peer_sizes": (1000, 10_000),
                 "logs_samples": 5,
+                "fairshare_runs": tuple(
+                    (label, w, 20.0, min(late, 1)) for label, w, _, late in base.fairshare_runs
+                ),
                 "output": "quick",
             }
         if full:
