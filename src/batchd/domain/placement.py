@@ -23,6 +23,8 @@ class Candidate:
     # On a fair-share queue: the job's share identifier and schedulingPriority (docs/jobs.md, Fair share).
     share: str | None = None
     priority: int = 0
+    # Consumable resources the job holds while it runs: (resource ARN, quantity) pairs.
+    consumables: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ def place(
     smallest_vcpus: float = 0.0,
     candidate_queues: Collection[str] | None = None,
     budgets: Mapping[str, Budget] | None = None,
+    consumables: Mapping[str, int] | None = None,
 ) -> Plan:
     """`ranked=True` says the candidates already come in `rank` order (the scheduler keeps them so).
 
@@ -127,7 +130,12 @@ def place(
 
     `budgets` holds, per account with a quota, what it may still start: a job beyond it waits (reported
     in `over_quota`) without holding back other accounts' jobs. The budgets are booked in place.
+
+    `consumables` holds the available quantity of each consumable resource (by ARN): a job waits until
+    every resource it names has its quantity available, without holding back the jobs behind it, and
+    what it is given is booked as the pass goes. A resource not listed (deleted) has nothing available.
     """
+    left = dict(consumables or {})
     free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
     open_arns = [arn for arn, env in environments.items() if env.open]
     assignments: list[Assignment] = []
@@ -159,12 +167,16 @@ def place(
         if budget is not None and not budget.admits(job):
             over_quota.append(job.job_id)
             continue
+        if job.consumables and not all(left.get(arn, 0) >= q for arn, q in job.consumables):
+            continue
         for env in attached:
             if env.open and free[env.arn] >= job.vcpus:
                 free[env.arn] -= job.vcpus
                 free_memory_mib -= job.memory_mib
                 if budget is not None:
                     budget.book(job)
+                for arn, quantity in job.consumables:
+                    left[arn] -= quantity
                 assignments.append(Assignment(job.job_id, env.arn))
                 if live is not None and free[env.arn] < smallest_vcpus:
                     # That environment just filled up: so may every queue that reaches only it.
