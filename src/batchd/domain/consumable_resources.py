@@ -16,7 +16,7 @@ NON_REPLENISHABLE = "NON_REPLENISHABLE"
 RESOURCE_TYPES = (REPLENISHABLE, NON_REPLENISHABLE)
 UPDATE_OPERATIONS = ("SET", "ADD", "REMOVE")
 MAX_QUANTITY = 2**53  # beyond this a JSON number stops being an exact integer for many clients
-MAX_PER_JOB = 5
+MAX_PER_JOB = 50  # batchd's own bound: AWS documents "one or more"
 
 # What a job needs: (resource ARN, quantity) pairs.
 Needs = tuple[tuple[str, int], ...]

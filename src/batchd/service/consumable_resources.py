@@ -31,6 +31,7 @@ JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCC
 # UpdateConsumableResource's clientToken is honoured for 8 hours, as on AWS.
 CLIENT_TOKEN_MS = 8 * 3600 * 1000
 MAX_CLIENT_TOKENS = 100
+MAX_PER_ACCOUNT = 50_000  # AWS's documented quota
 
 
 class ConsumableResources:
@@ -88,6 +89,10 @@ class ConsumableResources:
         with self._store.transaction():
             if self._store.get_resource(CR, caller.account, name) is not None:
                 raise ClientException(f"Object already exists: consumable resource {name} already exists.")
+            if self._store.count_resources(CR, caller.account) >= MAX_PER_ACCOUNT:
+                raise ClientException(
+                    f"An account may have at most {MAX_PER_ACCOUNT} consumable resources: delete one first."
+                )
             detail = {
                 "consumableResourceName": name,
                 "consumableResourceArn": arn,

@@ -183,6 +183,12 @@ class SqliteStore:
             "DELETE FROM resources WHERE kind = ? AND account = ? AND name = ?", (kind, account, name)
         )
 
+    def count_resources(self, kind: str, account: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM resources WHERE kind = ? AND account = ?", (kind, account)
+        ).fetchone()
+        return int(row[0])
+
     def list_resources(
         self, kind: str, account: str | None, after: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
