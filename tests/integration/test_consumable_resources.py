@@ -320,3 +320,21 @@ def test_counts_survive_a_kill_9(server: Server, gates: Path) -> None:
     client = server.client()
     assert counts(client, "seat") == (1, 0, 1)
     assert counts(client, "budget") == (5, 1, 4)
+
+
+def test_an_attempt_that_never_ran_gives_back_what_it_took(client: Any) -> None:
+    client.create_consumable_resource(
+        consumableResourceName="once", totalQuantity=1, resourceType="NON_REPLENISHABLE"
+    )
+    create_ce(client, "ce", max_vcpus=4)
+    create_queue(client, "q", ["ce"])
+    register(client, "plain", ["true"])
+    register(client, "unlaunchable", ["true"], user="no-such-user-of-batchd")
+    take = needing(("once", 1))
+    broken = submit(client, "q", "unlaunchable", "broken", consumableResourcePropertiesOverride=take)
+    failed = wait_status(client, broken)
+    assert failed["status"] == "FAILED" and "startedAt" not in failed
+    assert counts(client, "once") == (1, 0, 1)
+    ran = submit(client, "q", "plain", "ran", consumableResourcePropertiesOverride=take)
+    assert wait_status(client, ran)["status"] == "SUCCEEDED"
+    assert counts(client, "once") == (1, 1, 0)
