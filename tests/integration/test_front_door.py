@@ -33,6 +33,8 @@ SERVED = {
     "DescribeJobs", "ListJobs", "CancelJob", "TerminateJob", "CancelJobs", "TerminateJobs", "TagResource",
     "UntagResource", "ListTagsForResource", "CreateSchedulingPolicy", "DescribeSchedulingPolicies",
     "ListSchedulingPolicies", "UpdateSchedulingPolicy", "DeleteSchedulingPolicy", "GetJobQueueSnapshot",
+    "CreateConsumableResource", "DescribeConsumableResource", "ListConsumableResources",
+    "UpdateConsumableResource", "DeleteConsumableResource", "ListJobsByConsumableResource",
 }  # fmt: skip
 UNSUPPORTED = sorted(set(service_model().operation_names) - SERVED)
 
@@ -77,9 +79,9 @@ def test_every_other_batch_operation_is_refused_by_name(server: Server, operatio
 
 def test_unsupported_operations_through_boto3(client: Any) -> None:
     with pytest.raises(ClientError) as caught:
-        client.list_consumable_resources()
+        client.describe_service_environments()
     assert caught.value.response["Error"]["Code"] == "ClientException"
-    assert "ListConsumableResources" in caught.value.response["Error"]["Message"]
+    assert "DescribeServiceEnvironments" in caught.value.response["Error"]["Message"]
 
 
 def logs_call(server: Server, target: str, body: bytes = b"{}") -> tuple[int, dict[str, str], Any]:

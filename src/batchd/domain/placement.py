@@ -29,8 +29,7 @@ class Cause:
     SHARE = "SHARE"
     # Its account is at its quota.
     QUOTA = "QUOTA"
-    # Hook: a consumable resource the job needs is all taken. `place` checks none yet; the check goes
-    # after the quota's (marked in `place`), and its reason text in batchd.domain.waiting.
+    # A consumable resource the job needs has less available than it asks for.
     CONSUMABLE = "CONSUMABLE"
 
 
@@ -49,6 +48,8 @@ class Candidate:
     # On a fair-share queue: the job's share identifier and schedulingPriority (docs/jobs.md, Fair share).
     share: str | None = None
     priority: int = 0
+    # Consumable resources the job holds while it runs: (resource ARN, quantity) pairs.
+    consumables: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,7 @@ def place(
     smallest_vcpus: float = 0.0,
     candidate_queues: Collection[str] | None = None,
     budgets: Mapping[str, Budget] | None = None,
+    consumables: Mapping[str, int] | None = None,
 ) -> Plan:
     """`ranked=True` says the candidates already come in `rank` order (the scheduler keeps them so).
 
@@ -155,7 +157,12 @@ def place(
 
     `budgets` holds, per account with a quota, what it may still start: a job beyond it waits (reported
     in `over_quota`) without holding back other accounts' jobs. The budgets are booked in place.
+
+    `consumables` holds the available quantity of each consumable resource (by ARN): a job waits until
+    every resource it names has its quantity available, without holding back the jobs behind it, and
+    what it is given is booked as the pass goes. A resource not listed (deleted) has nothing available.
     """
+    left = dict(consumables or {})
     free = {arn: env.capacity_vcpus - env.used_vcpus for arn, env in environments.items()}
     open_arns = [arn for arn, env in environments.items() if env.open]
     assignments: list[Assignment] = []
@@ -206,13 +213,17 @@ def place(
             over_quota.append(job.job_id)
             causes[job.job_id] = Cause.QUOTA
             continue
-        # (The consumable-resource check, Cause.CONSUMABLE, goes here.)
+        if job.consumables and not all(left.get(arn, 0) >= q for arn, q in job.consumables):
+            causes[job.job_id] = Cause.CONSUMABLE
+            continue
         for env in attached:
             if env.open and free[env.arn] >= job.vcpus:
                 free[env.arn] -= job.vcpus
                 free_memory_mib -= job.memory_mib
                 if budget is not None:
                     budget.book(job)
+                for arn, quantity in job.consumables:
+                    left[arn] -= quantity
                 assignments.append(Assignment(job.job_id, env.arn))
                 if live is not None and free[env.arn] < smallest_vcpus:
                     # That environment just filled up: so may every queue that reaches only it.

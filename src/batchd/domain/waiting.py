@@ -21,6 +21,7 @@ CE_MAX_RESOURCE = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 JOB_RESOURCE_REQUIREMENT = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
 # batchd's own codes, in the same CODE - text form; no time-limit action can name them (AWS's cannot).
 SHARE = "SHARE:FAIR_SHARE_LIMIT"
+CONSUMABLE = "RESOURCE:CONSUMABLE_RESOURCE_UNAVAILABLE"
 
 REASON_NO_VCPUS = (
     f"{CAPACITY} - No compute environment of the job queue has enough free vCPUs for the job; it starts "
@@ -29,6 +30,10 @@ REASON_NO_VCPUS = (
 REASON_NO_MEMORY = (
     f"{CAPACITY} - The host does not have enough free memory for the job; it starts when running jobs "
     "free it."
+)
+REASON_CONSUMABLE = (
+    f"{CONSUMABLE} - A consumable resource the job needs has less available than the job asks for; it "
+    "starts when running jobs give it back (or its total is raised)."
 )
 REASON_SHARE = (
     f"{SHARE} - The job's share identifier has its part of the fair-share queue (by the scheduling "
@@ -52,7 +57,8 @@ def reason_for(cause: str, queue_arn: str) -> str:
         return REASON_SHARE
     if cause == Cause.QUOTA:
         return quota_reason(account_of_queue(queue_arn))
-    # Cause.CONSUMABLE gets its own text here once placement checks consumable resources.
+    if cause == Cause.CONSUMABLE:
+        return REASON_CONSUMABLE
     return REASON_NO_VCPUS
 
 

@@ -23,6 +23,7 @@ from batchd.domain.amounts import resource_amounts
 from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
+from batchd.domain.consumable_resources import CR, NON_REPLENISHABLE, available, needs_of
 from batchd.domain.fair_share import FairShareOrder, SharePolicy, ShareUsage, fair_share_order
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
 from batchd.domain.log_streams import log_group_of, log_stream_name
@@ -67,13 +68,15 @@ class Booking:
     queue_arn: str = ""
     share: str | None = None
     since: float = 0.0  # time.time() when it was booked
+    # Consumable resources held while it runs: (ARN, quantity).
+    consumables: tuple[tuple[str, int], ...] = ()
 
 
 def _booking(job: JobRecord) -> Booking:
     candidate = _candidate(job)
     return Booking(
         job.ce_arn, candidate.vcpus, candidate.memory_mib, job.account, candidate.queue_arn, candidate.share,
-        time.time(),
+        time.time(), candidate.consumables,
     )  # fmt: skip
 
 
@@ -89,6 +92,7 @@ def _candidate(job: JobRecord) -> Candidate:
         memory or 4,
         share,
         job.scheduling_priority,
+        needs_of(job.doc),
     )
 
 
@@ -471,6 +475,7 @@ class Scheduler:
             smallest_vcpus=self._backlog.smallest_vcpus(),
             candidate_queues=self._backlog.queue_arns(),
             budgets=self._budgets(),
+            consumables=self._consumables_available(),
         )
         # Fair-share jobs the orders passed over were looked at too: each has its cause.
         for _, order in orders:
@@ -571,8 +576,28 @@ class Scheduler:
                             job.run["logStreamName"],
                             _now(),
                         )
+                    self._consume(job, 1)
                     self._active[job.job_id] = _booking(job)
                     launches.append((job, executor))
+
+    def _consumables_available(self) -> dict[str, int]:
+        """What each consumable resource has available. A REPLENISHABLE resource's in-use quantity is
+        what the STARTING and RUNNING jobs hold: it is recomputed from the jobs themselves (after a restart,
+        `_recover` rebuilds `_active` from the store), so nothing is leaked or counted twice."""
+        resources = self._store.list_resources(CR, None)
+        return available(resources, (b.consumables for b in self._active.values())) if resources else {}
+
+    def _consume(self, job: JobRecord, sign: int) -> None:
+        """Takes (sign 1, with the move to STARTING) or gives back (sign -1, an attempt that never ran)
+        the job's NON_REPLENISHABLE quantities, in the caller's transaction. REPLENISHABLE ones need no
+        write: they are in use exactly while the job is STARTING or RUNNING."""
+        for arn, quantity in needs_of(job.doc):
+            account, name = arn.split(":", 5)[4], arn.rsplit("/", 1)[-1]
+            doc = self._store.get_resource(CR, account, name)
+            if doc is None or doc.get("resourceType") != NON_REPLENISHABLE:
+                continue  # deleted since: AWS ignores it too
+            doc["consumedQuantity"] = max(0, int(doc.get("consumedQuantity") or 0) + sign * quantity)
+            self._store.put_resource(CR, account, name, doc)
 
     def _tell_why_waiting(self, causes: dict[str, str]) -> None:
         """Writes the statusReason of RUNNABLE jobs that wait, only where it changes (`_waits` remembers
@@ -757,6 +782,8 @@ class Scheduler:
             else:
                 job.doc["stoppedAt"] = now
             written = self._write(job, expected)
+            if written and end.launch_failed:
+                self._consume(job, -1)  # it never ran: nothing was used up
         self._free_booking(job_id)
         self._timed_out.discard(job_id)
         self._unwritten_running.pop(job_id, None)

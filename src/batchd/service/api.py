@@ -11,6 +11,7 @@ from typing import Any
 from batchd.awsmodel import BATCH, method_name, service_model
 from batchd.service.common import Caller, ServiceDeps
 from batchd.service.compute_environments import ComputeEnvironments
+from batchd.service.consumable_resources import ConsumableResources
 from batchd.service.job_batches import JobBatches
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
@@ -39,11 +40,13 @@ class BatchService:
         self.compute_environments = ComputeEnvironments(deps)
         self.scheduling_policies = SchedulingPolicies(deps)
         self.job_queues = JobQueues(deps, self.scheduling_policies)
-        self.job_definitions = JobDefinitions(deps)
-        self.jobs = Jobs(deps, self.job_queues, self.job_definitions)
+        self.consumable_resources = ConsumableResources(deps)
+        self.job_definitions = JobDefinitions(deps, self.consumable_resources)
+        self.jobs = Jobs(deps, self.job_queues, self.job_definitions, self.consumable_resources)
         parts = (
             self.compute_environments,
             self.scheduling_policies,
+            self.consumable_resources,
             self.job_queues,
             self.job_definitions,
             self.jobs,

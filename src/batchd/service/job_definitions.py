@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from batchd.domain.consumable_resources import as_properties
 from batchd.domain.containers import check_container_properties, registered_container
 from batchd.domain.job_definitions import parse_reference
 from batchd.domain.names import check_resource_name
@@ -15,6 +16,7 @@ from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, echo_members
 from batchd.service.confinement import check_container_allowed
+from batchd.service.consumable_resources import ConsumableResources
 from batchd.service.pagination import page_size
 
 MAX_DEFINITION_BYTES = 24 * 1024
@@ -22,9 +24,10 @@ UNSUPPORTED = ("nodeProperties", "eksProperties", "ecsProperties")
 
 
 class JobDefinitions:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: ServiceDeps, consumables: ConsumableResources | None = None) -> None:
         self._deps = deps
         self._store = deps.store
+        self._consumables = consumables or ConsumableResources(deps)
 
     def resolve_active(self, caller: Caller, reference: str) -> dict[str, Any]:
         """The definition SubmitJob runs: a named revision if ACTIVE, else the latest ACTIVE revision."""
@@ -59,6 +62,9 @@ class JobDefinitions:
         if len(json.dumps(params)) > MAX_DEFINITION_BYTES:
             raise ClientException(f"The job definition is larger than {MAX_DEFINITION_BYTES // 1024} KiB.")
         with self._store.transaction():
+            needs = self._consumables.checked_needs(
+                caller, params.get("consumableResourceProperties"), "consumableResourceProperties"
+            )
             revision = self._store.last_revision(caller.account, name) + 1
             arn = caller.scope.job_definition_arn(name, revision)
             doc = echo_members(params, "JobDefinition")
@@ -67,6 +73,9 @@ class JobDefinitions:
             )
             if params.get("retryStrategy"):
                 doc["retryStrategy"] = registered_retry_strategy(params["retryStrategy"])
+            doc.pop("consumableResourceProperties", None)
+            if needs:
+                doc["consumableResourceProperties"] = as_properties(needs)
             doc.update(
                 jobDefinitionName=name,
                 jobDefinitionArn=arn,

@@ -8,6 +8,7 @@ from typing import Any
 
 from batchd.clock import now_ms
 from batchd.domain.arrays import array_size_of
+from batchd.domain.consumable_resources import as_properties, merged, needs_of
 from batchd.domain.containers import check_container_overrides, job_container
 from batchd.domain.dependencies import depends_on_entries
 from batchd.domain.job_definitions import parse_reference
@@ -20,6 +21,7 @@ from batchd.domain.tags import check_tags
 from batchd.domain.timeouts import check_timeout
 from batchd.errors import ClientException
 from batchd.service.common import Caller, ServiceDeps, check_list_size, new_id
+from batchd.service.consumable_resources import ConsumableResources
 from batchd.service.job_definitions import JobDefinitions
 from batchd.service.job_queues import JobQueues
 from batchd.service.pagination import page_size
@@ -34,9 +36,16 @@ LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATE
 
 
 class Jobs:
-    def __init__(self, deps: ServiceDeps, queues: JobQueues, definitions: JobDefinitions) -> None:
+    def __init__(
+        self,
+        deps: ServiceDeps,
+        queues: JobQueues,
+        definitions: JobDefinitions,
+        consumables: ConsumableResources | None = None,
+    ) -> None:
         self._deps = deps
         self._store = deps.store
+        self._consumables = consumables or ConsumableResources(deps)
         self._queues = queues
         self._definitions = definitions
 
@@ -77,6 +86,12 @@ class Jobs:
                 raise ClientException(f"Dependent job {sorted(missing)[0]} does not exist.")
             self._check_n_to_n(caller, dependencies, array_size)
             self._check_queued_quota(caller, 1 + (array_size or 0))
+            # The definition's consumable resources, with the override's quantity for each it names.
+            inherited = list(needs_of(definition))
+            self._consumables.recheck(caller, inherited, "The job definition's consumableResourceProperties")
+            member = "consumableResourcePropertiesOverride"
+            override = self._consumables.checked_needs(caller, params.get(member), member)
+            needs = merged(inherited, override)
             job_id = new_id()
             doc: dict[str, Any] = {
                 "jobArn": caller.scope.job_arn(job_id),
@@ -106,6 +121,8 @@ class Jobs:
                 doc["schedulingPriority"] = priority
             if array_size is not None:
                 doc["arrayProperties"] = {"size": array_size}
+            if needs:
+                doc["consumableResourceProperties"] = as_properties(needs)
             self._store.insert_job(
                 JobRecord(
                     job_id=job_id,

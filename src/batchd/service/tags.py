@@ -1,5 +1,5 @@
 """TagResource, UntagResource, ListTagsForResource: the tags of compute environments, job queues,
-scheduling policies, job definitions and jobs, by ARN (docs/api.md, Tags).
+scheduling policies, consumable resources, job definitions and jobs, by ARN (docs/api.md, Tags).
 
 A resource's tags are one set, kept in its own document: those given at create, register or submit and
 those set here are the same tags, shown alike by the Describe operations and by ListTagsForResource."""
@@ -12,6 +12,7 @@ from typing import Any
 
 from batchd.domain.arrays import parent_of
 from batchd.domain.compute_environments import CE, EXECUTOR_TAG, JQ
+from batchd.domain.consumable_resources import CR
 from batchd.domain.scheduling_policies import SP
 from batchd.domain.tags import check_tags
 from batchd.errors import ClientException
@@ -96,7 +97,7 @@ class Tags:
         if not arn.startswith("arn:"):
             raise ClientException(f"resourceArn must be an ARN, got '{arn[:200]}'.")
         store, account = self._store, caller.account
-        for kind in (CE, JQ, SP):
+        for kind in (CE, JQ, SP, CR):
             name = _name_in(caller, arn, kind)
             doc = None if name is None else store.get_resource(kind, account, name)
             if name is not None and doc is not None:

@@ -183,6 +183,12 @@ class SqliteStore:
             "DELETE FROM resources WHERE kind = ? AND account = ? AND name = ?", (kind, account, name)
         )
 
+    def count_resources(self, kind: str, account: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM resources WHERE kind = ? AND account = ?", (kind, account)
+        ).fetchone()
+        return int(row[0])
+
     def list_resources(
         self, kind: str, account: str | None, after: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
@@ -535,6 +541,26 @@ class SqliteStore:
             [account, queue_arn, *values],
         )
         return [self._job(r) for r in rows]
+
+    def jobs_needing(
+        self, account: str, resource_arn: str, statuses: Iterable[str] | None, after_seq: int | None
+    ) -> list[JobRecord]:
+        """The account's jobs whose consumableResourceProperties name the resource, in submission order
+        (ListJobsByConsumableResource): the array parents and children alike."""
+        sql = (
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE account = ? AND EXISTS (SELECT 1 FROM json_each(doc, "
+            "'$.consumableResourceProperties.consumableResourceList') AS entry "
+            "WHERE json_extract(entry.value, '$.consumableResource') = ?)"
+        )
+        args: list[Any] = [account, resource_arn]
+        if statuses is not None:
+            values = list(statuses)
+            sql += f" AND status IN ({','.join('?' * len(values))})"
+            args.extend(values)
+        if after_seq is not None:
+            sql += " AND seq > ?"
+            args.append(after_seq)
+        return [self._job(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
 
     def list_jobs(
         self,
