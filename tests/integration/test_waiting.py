@@ -7,13 +7,14 @@ the test lets it go."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.jobtools import create_ce, create_queue, submit
-from tests.support import describe, register, uniq, wait_for, wait_status
+from tests.support import Server, describe, register, uniq, wait_for, wait_status
 
 CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
 TOO_BIG = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
@@ -156,3 +157,57 @@ def test_create_queue_helper_still_has_no_actions(client: Any) -> None:
     queue = create_queue(client, uniq("q"), [ce])
     (detail,) = client.describe_job_queues(jobQueues=[queue])["jobQueues"]
     assert not detail.get("jobStateTimeLimitActions")
+
+
+def test_the_time_waited_survives_a_restart(server: Server, gates: Path) -> None:
+    client = server.client()
+    action = {"reason": CAPACITY, "state": "RUNNABLE", "maxTimeSeconds": 5, "action": "CANCEL"}
+    # A DISABLED environment takes no jobs: the job waits for capacity with nothing running.
+    ce = create_ce(client, uniq("ce"), max_vcpus=1, state="DISABLED")
+    queue = uniq("q")
+    client.create_job_queue(
+        jobQueueName=queue,
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+        jobStateTimeLimitActions=[action],
+    )
+    waiting = submit(client, queue, gated(client, gates), "waiting")
+    reason_of(client, waiting, f"{CAPACITY} - ")
+    server.kill()
+    time.sleep(5)
+    server.start()
+    client = server.client()
+    restarted = time.monotonic()
+    ended = wait_status(client, waiting, {"FAILED"}, timeout=20)
+    # Counted from when the job got its reason, not from the restart: due at once.
+    assert time.monotonic() - restarted < 4
+    assert ended["statusReason"] == f"Canceled by JobStateTimeLimit action due to reason: {CAPACITY}"
+
+
+def test_a_share_held_back_by_the_compute_reservation_says_so(client: Any, gates: Path) -> None:
+    ce = create_ce(client, uniq("ce"), max_vcpus=4)
+    policy = client.create_scheduling_policy(
+        name=uniq("policy"),
+        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 50, "shareDistribution": []},
+    )["arn"]
+    queue = uniq("fair-q")
+    client.create_job_queue(
+        jobQueueName=queue,
+        priority=1,
+        schedulingPolicyArn=policy,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )
+    definition = gated(client, gates)
+    # One active share may use half of the 4 vCPUs: the rest is kept for shares not active yet.
+    running = [submit(client, queue, definition, f"a{i}", shareIdentifier="A") for i in range(2)]
+    for job_id in running:
+        wait_status(client, job_id, {"RUNNING"})
+    held = submit(client, queue, definition, "a2", shareIdentifier="A")
+    reason_of(client, held, "SHARE:FAIR_SHARE_LIMIT - ")
+    assert describe(client, held)["status"] == "RUNNABLE"
+    for job_id in running:
+        (gates / job_id).write_text("go")
+    wait_status(client, held, {"RUNNING"})
+    assert "statusReason" not in describe(client, held)
+    (gates / held).write_text("go")
+    wait_status(client, held, {"SUCCEEDED"})

@@ -196,6 +196,7 @@ class FairShareOrder(Iterator[Candidate]):
         # Share heads this pass passed over → their placement.Cause: the queue has no vCPUs free for them,
         # or their share has its part (it runs jobs already, or the compute reservation holds it back).
         self.held: dict[str, str] = {}
+        self._running_shares = len(self._running)  # shares with vCPUs running or booked
         self._jobs: dict[str, Iterator[Candidate]] = {}
         self._heads: dict[str, Candidate] = {}
         self._heap: list[tuple[float, int, str]] = []
@@ -238,7 +239,7 @@ class FairShareOrder(Iterator[Candidate]):
             over_limit = after > self._limit + _EPSILON
             if over_limit or (not new and after > self._cap() + _EPSILON):
                 # Over the limit, it is the weights that hold it back when other shares run jobs too.
-                shared = self._running.get(share, 0.0) > 0 and sum(v > 0 for v in self._running.values()) > 1
+                shared = self._running.get(share, 0.0) > _EPSILON and self._running_shares > 1
                 has_part = not over_limit or shared
                 self.held[job.job_id] = Cause.SHARE if has_part else Cause.NO_VCPUS
                 # Its next job does not fit this pass; the share is not looked at again until the next.
@@ -248,6 +249,8 @@ class FairShareOrder(Iterator[Candidate]):
                 self._active.add(share)
                 self._active_count += 1
             self._used = after
+            if self._running.get(share, 0.0) <= _EPSILON:
+                self._running_shares += 1
             self._running[share] = self._running.get(share, 0.0) + job.vcpus
             self._booked[job.job_id] = share
             self._advance(share)
@@ -265,6 +268,8 @@ class FairShareOrder(Iterator[Candidate]):
             return
         self._used -= job.vcpus
         self._running[share] -= job.vcpus
+        if self._running[share] <= _EPSILON:
+            self._running_shares -= 1
 
 
 def _total(vcpus: Mapping[str, float]) -> float:
