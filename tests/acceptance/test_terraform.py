@@ -3,6 +3,8 @@
 The configuration in terraform/main.tf is applied, planned again (which must show no drift, so
 every answer batchd gives reads back as what the configuration says), changed in one tag variable,
 applied again, and destroyed; boto3 against the same server checks each step.
+terraform_scheduling_policy/main.tf does the same for a fair-share scheduling policy and the job queue
+that uses it, changing one share's weight.
 
 Terraform never downloads anything here: the provider comes from a local filesystem mirror, found
 in $BATCHD_TERRAFORM_MIRROR or in one of MIRROR_CANDIDATES. The test skips when `terraform`
@@ -22,6 +24,7 @@ import pytest
 from tests.support import Server, ce_arn, jd_arn, jq_arn, uniq
 
 CONFIGURATION = Path(__file__).parent / "terraform" / "main.tf"
+SCHEDULING_POLICY_CONFIGURATION = Path(__file__).parent / "terraform_scheduling_policy" / "main.tf"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 # Directories Terraform itself treats as implied local mirrors on Linux, plus /opt/tf-plugins.
 MIRROR_CANDIDATES = (
@@ -137,17 +140,23 @@ def job_definition(client: Any, arn: str) -> dict[str, Any]:
     return only(client.describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"], "job definition")
 
 
-def test_apply_plan_update_destroy(server: Server, client: Any, tmp_path: Path) -> None:
+def initialized(configuration: Path, tmp_path: Path, variables: dict[str, str]) -> Terraform:
+    """`terraform init` of a copy of `configuration` in a fresh directory; skips without terraform or
+    the mirror."""
     executable = terraform_executable()
     mirror = provider_mirror()
     workdir = tmp_path / "work"
     workdir.mkdir()
-    shutil.copy(CONFIGURATION, workdir / "main.tf")
-    prefix = uniq("tf")
-    tf = Terraform(executable, mirror, workdir, {"endpoint": server.endpoint, "prefix": prefix})
-
+    shutil.copy(configuration, workdir / "main.tf")
+    tf = Terraform(executable, mirror, workdir, variables)
     init = tf("init", variables=False)
     assert "Terraform has been successfully initialized" in init, init
+    return tf
+
+
+def test_apply_plan_update_destroy(server: Server, client: Any, tmp_path: Path) -> None:
+    prefix = uniq("tf")
+    tf = initialized(CONFIGURATION, tmp_path, {"endpoint": server.endpoint, "prefix": prefix})
 
     managed, unmanaged = ce_arn(f"{prefix}-managed"), ce_arn(f"{prefix}-unmanaged")
     queue, definition = jq_arn(f"{prefix}-queue"), jd_arn(f"{prefix}-hello", 1)
@@ -230,5 +239,65 @@ def test_apply_plan_update_destroy(server: Server, client: Any, tmp_path: Path) 
     assert jd["status"] == "INACTIVE", jd
     active = client.describe_job_definitions(jobDefinitionName=f"{prefix}-hello", status="ACTIVE")
     assert active["jobDefinitions"] == [], active
+    state = tf("state", "list", variables=False)
+    assert state.strip() == "", state
+
+
+def scheduling_policy(client: Any, arn: str) -> dict[str, Any]:
+    return only(client.describe_scheduling_policies(arns=[arn])["schedulingPolicies"], "scheduling policy")
+
+
+def test_scheduling_policy_and_fair_share_queue(server: Server, client: Any, tmp_path: Path) -> None:
+    prefix = uniq("tfsp")
+    tf = initialized(
+        SCHEDULING_POLICY_CONFIGURATION, tmp_path, {"endpoint": server.endpoint, "prefix": prefix}
+    )
+    policy = f"arn:aws:batch:us-east-1:123456789012:scheduling-policy/{prefix}-policy"
+    queue, unmanaged = jq_arn(f"{prefix}-fair"), ce_arn(f"{prefix}-unmanaged")
+
+    applied = tf("apply", "-auto-approve")
+    assert "Resources: 3 added, 0 changed, 0 destroyed" in applied, applied
+    outputs = tf("output", variables=False)
+    for arn in (policy, queue):
+        assert f'"{arn}"' in outputs, outputs
+
+    sp = scheduling_policy(client, policy)
+    assert sp["name"] == f"{prefix}-policy", sp
+    fair = sp["fairsharePolicy"]
+    assert (fair["computeReservation"], fair["shareDecaySeconds"]) == (25, 3600), sp
+    assert sorted((d["shareIdentifier"], d["weightFactor"]) for d in fair["shareDistribution"]) == [
+        ("teamA", 0.5),
+        ("teamB*", 1.0),
+    ], sp
+    assert sp["tags"] == {"team": "batch"}, sp
+    assert tags_of(client, policy) == {"team": "batch"}
+
+    jq = only(client.describe_job_queues(jobQueues=[queue])["jobQueues"], "job queue")
+    assert (jq["state"], jq["status"], jq["priority"]) == ("ENABLED", "VALID", 1), jq
+    assert jq["schedulingPolicyArn"] == policy, jq
+    assert [(o["order"], o["computeEnvironment"]) for o in jq["computeEnvironmentOrder"]] == [(1, unmanaged)]
+
+    # Reading everything back must give exactly what was written: no drift.
+    tf("plan", "-detailed-exitcode")
+
+    # A changed weight is an in-place update of the policy; the queue keeps pointing at it.
+    tf.variables["heavy_weight"] = "0.25"
+    updated = tf("apply", "-auto-approve")
+    assert "Resources: 0 added, 1 changed, 0 destroyed" in updated, updated
+    fair = scheduling_policy(client, policy)["fairsharePolicy"]
+    assert sorted((d["shareIdentifier"], d["weightFactor"]) for d in fair["shareDistribution"]) == [
+        ("teamA", 0.25),
+        ("teamB*", 1.0),
+    ], fair
+    assert (fair["computeReservation"], fair["shareDecaySeconds"]) == (25, 3600), fair
+    jq = only(client.describe_job_queues(jobQueues=[queue])["jobQueues"], "job queue")
+    assert jq["schedulingPolicyArn"] == policy, jq
+    tf("plan", "-detailed-exitcode")
+
+    destroyed = tf("destroy", "-auto-approve")
+    assert "Resources: 3 destroyed" in destroyed, destroyed
+    assert client.describe_scheduling_policies(arns=[policy])["schedulingPolicies"] == []
+    assert client.describe_job_queues(jobQueues=[queue])["jobQueues"] == []
+    assert client.describe_compute_environments(computeEnvironments=[unmanaged])["computeEnvironments"] == []
     state = tf("state", "list", variables=False)
     assert state.strip() == "", state
