@@ -215,8 +215,10 @@ def test_a_share_without_usage_goes_first() -> None:
     usage = ShareUsage(600)
     usage.charge("busy", 600, now=0)
     got = list(order({"busy": backlog("busy", 5), "late": backlog("late", 5)}, 4, usage=usage, now=0))
-    # busy's rate is 1 vCPU: late takes jobs until its deficit passes that, then they alternate.
-    assert shares_of(got) == ["late", "busy", "late", "busy"]
+    # busy's rate is 1 vCPU: late takes jobs until its deficit (a quarter per running vCPU) reaches it.
+    assert shares_of(got) == ["late", "late", "late", "late"]
+    got = list(order({"busy": backlog("busy", 5), "late": backlog("late", 8)}, 6, usage=usage, now=0))
+    assert shares_of(got) == ["late", "late", "late", "late", "busy", "late"]
 
 
 def test_heavy_recent_usage_yields_the_pass_to_others() -> None:
@@ -448,7 +450,7 @@ def test_the_worked_example() -> None:
     running = {"teamA": 4.0, "teamB": 6.0}
     got = list(order(waiting, 12, p, running=running, usage=usage))
     assert shares_of(got) == ["teamB", "teamB"]
-    # With a third vCPU free, the tie at 8 goes to the earlier-submitted next job: teamA's.
+    # With a third vCPU free, the tie at 5 goes to the earlier-submitted next job: teamA's.
     waiting = {"teamA": backlog("teamA", 5), "teamB": backlog("teamB", 5)}
     assert shares_of(list(order(waiting, 13, p, running=running, usage=usage))) == ["teamB", "teamB", "teamA"]
 

@@ -43,6 +43,8 @@ MIN_WINDOW_SECONDS = 600
 # "Share identifiers that aren't included have a default weight of 1.0."
 DEFAULT_WEIGHT = 1.0
 _EPSILON = 1e-9
+# How much a running vCPU counts in a share's deficit beside its usage rate (see FairShareOrder._deficit).
+RUNNING_WEIGHT = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +209,11 @@ class FairShareOrder(Iterator[Candidate]):
             self._advance(share)
 
     def _deficit(self, share: str) -> float:
-        return (self._running.get(share, 0.0) + self._rates[share]) * self._weights[share]
+        # The usage rate decides over time; the running vCPUs, at a quarter of their worth, spread one
+        # pass's bookings across shares. At full worth they would tie with the usage of the shares that
+        # run more, and a share would keep its last vCPU however far it is above its part.
+        running = RUNNING_WEIGHT * self._running.get(share, 0.0)
+        return (running + self._rates[share]) * self._weights[share]
 
     def _advance(self, share: str) -> None:
         """Pull the share's next job and put the share back in the heap (or leave it out: none left)."""
