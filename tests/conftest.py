@@ -26,3 +26,11 @@ def client(server: Server) -> Any:
 def loose(server: Server) -> Any:
     """A client that sends what it is given: the server, not botocore, must refuse bad input."""
     return server.client(parameter_validation=False)
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Path:
+    """A directory of gate files for jobs made with jobtools.gated_command."""
+    path = tmp_path / "gates"
+    path.mkdir()
+    return path

@@ -27,6 +27,16 @@ def open_gate(gate: Path) -> None:
     gate.write_text("go\n")
 
 
+def gated_command(gates: Path) -> list[str]:
+    """A job command that runs until a file named after its own job id appears in `gates`: the test
+    decides when each job ends (`release`), whatever the machine's speed."""
+    return ["sh", "-c", f'while [ ! -f "{gates}/$AWS_BATCH_JOB_ID" ]; do sleep 0.05; done']
+
+
+def release(gates: Path, job_id: str) -> None:
+    (gates / job_id).write_text("go\n")
+
+
 def create_ce(client: Any, name: str, max_vcpus: float = 4, state: str = "ENABLED") -> str:
     arn = client.create_compute_environment(
         computeEnvironmentName=name,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.jobtools import Barrier, create_ce, create_queue, open_gate, submit
+from tests.integration.jobtools import Barrier, create_ce, create_queue, gated_command, open_gate, submit
 from tests.support import Server, describe, register, wait_for, wait_status
 
 ARN_PREFIX = "arn:aws:batch:us-east-1:123456789012:consumable-resource/"
@@ -39,17 +39,8 @@ def refused(call: Any, *args: Any, **kwargs: Any) -> str:
     return str(caught.value.response["Error"]["Message"])
 
 
-@pytest.fixture
-def gates(tmp_path: Path) -> Path:
-    path = tmp_path / "gates"
-    path.mkdir()
-    return path
-
-
 def gated(client: Any, gates: Path, name: str, **kwargs: Any) -> str:
-    script = f'while [ ! -f "{gates}/$AWS_BATCH_JOB_ID" ]; do sleep 0.05; done'
-    arn = register(client, name, ["sh", "-c", script], **kwargs)
-    return arn
+    return register(client, name, gated_command(gates), **kwargs)
 
 
 def register_needing(client: Any, name: str, command: list[str], props: dict[str, Any], **extra: Any) -> str:

@@ -11,17 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.integration.jobtools import create_ce
+from tests.integration.jobtools import create_ce, gated_command, release
 from tests.support import register, uniq, wait_for, wait_status
-
-
-@pytest.fixture
-def gates(tmp_path: Path) -> Path:
-    path = tmp_path / "gates"
-    path.mkdir()
-    return path
 
 
 def fair_queue(client: Any, max_vcpus: int, shares: list[dict[str, Any]], reservation: int = 0) -> str:
@@ -54,8 +45,7 @@ def open_queue(client: Any, queue: str) -> None:
 
 
 def gated_definition(client: Any, gates: Path) -> str:
-    script = f'while [ ! -f "{gates}/$AWS_BATCH_JOB_ID" ]; do sleep 0.05; done'
-    return register(client, uniq("gated"), ["sh", "-c", script])
+    return register(client, uniq("gated"), gated_command(gates))
 
 
 def submit_share(
@@ -91,10 +81,6 @@ def wait_started(client: Any, job_ids: list[str], count: int) -> set[str]:
     again = started(client, job_ids)
     assert again == found, f"more jobs started than capacity allows: {len(again)} > {count}"
     return set(found)
-
-
-def release(gates: Path, job_id: str) -> None:
-    (gates / job_id).write_text("go\n")
 
 
 def test_capacity_goes_to_shares_in_inverse_proportion_to_their_weight(client: Any, gates: Path) -> None:

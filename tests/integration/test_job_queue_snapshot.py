@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.jobtools import create_ce
+from tests.integration.jobtools import create_ce, gated_command, release
 from tests.support import jq_arn, module_server, register, uniq, wait_for, wait_status
 
 server = module_server()
@@ -75,10 +75,8 @@ def test_an_empty_queue_has_an_empty_front(client: Any) -> None:
 
 
 def test_a_fair_share_queue_interleaves_its_shares_by_weight_and_shows_their_usage(
-    client: Any, tmp_path: Path
+    client: Any, gates: Path
 ) -> None:
-    gates = tmp_path / "gates"
-    gates.mkdir()
     policy = client.create_scheduling_policy(
         name=uniq("snap-policy"),
         fairsharePolicy={
@@ -91,8 +89,7 @@ def test_a_fair_share_queue_interleaves_its_shares_by_weight_and_shows_their_usa
         },
     )["arn"]
     queue, ce = queue_on(client, 3, policy)
-    script = f'while [ ! -f "{gates}/$AWS_BATCH_JOB_ID" ]; do sleep 0.05; done'
-    definition = register(client, uniq("snap-gated"), ["sh", "-c", script])
+    definition = register(client, uniq("snap-gated"), gated_command(gates))
 
     def submit(share: str) -> list[str]:
         return [
@@ -139,7 +136,7 @@ def test_a_fair_share_queue_interleaves_its_shares_by_weight_and_shows_their_usa
         assert front(snapshot) == arns(client, [h[1], lt[2], lt[3], h[2], h[3]])
     finally:
         for job_id in everyone:
-            (gates / job_id).write_text("go\n")
+            release(gates, job_id)
 
 
 def test_a_retried_job_is_in_the_front_from_the_end_of_its_attempt(client: Any, tmp_path: Path) -> None:

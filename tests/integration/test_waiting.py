@@ -13,23 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.jobtools import create_ce, create_queue, submit
+from tests.integration.jobtools import create_ce, create_queue, gated_command, submit
 from tests.support import Server, describe, register, uniq, wait_for, wait_status
 
 CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
 TOO_BIG = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
 
 
-@pytest.fixture
-def gates(tmp_path: Path) -> Path:
-    path = tmp_path / "gates"
-    path.mkdir()
-    return path
-
-
 def gated(client: Any, gates: Path, vcpus: int = 1) -> str:
-    script = f'while [ ! -f "{gates}/$AWS_BATCH_JOB_ID" ]; do sleep 0.05; done'
-    return register(client, uniq("gated"), ["sh", "-c", script], vcpus=vcpus)
+    return register(client, uniq("gated"), gated_command(gates), vcpus=vcpus)
 
 
 def full_queue(client: Any, max_vcpus: int = 1, **queue: Any) -> str:
