@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support import describe, wait_for, wait_status
+from tests.support import describe, uniq, wait_for, wait_status
 
 PROBE = "probe"
 
@@ -155,3 +155,28 @@ def kill_if_alive(*pids: int) -> None:
 
 
 PYTHON = sys.executable
+
+
+def create_fair_share_queue(
+    client: Any, max_vcpus: int, shares: list[dict[str, Any]], reservation: int = 0, state: str = "ENABLED"
+) -> str:
+    """A queue with a scheduling policy of its own (shareDecaySeconds 600), on an environment of its own
+    of `max_vcpus` in `state`; returns the queue's name."""
+    ce = uniq("fair-ce")
+    create_ce(client, ce, max_vcpus=max_vcpus, state=state)
+    policy = client.create_scheduling_policy(
+        name=uniq("policy"),
+        fairsharePolicy={
+            "shareDecaySeconds": 600,
+            "computeReservation": reservation,
+            "shareDistribution": shares,
+        },
+    )["arn"]
+    queue = uniq("fair-q")
+    client.create_job_queue(
+        jobQueueName=queue,
+        priority=1,
+        schedulingPolicyArn=policy,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )
+    return queue

@@ -11,31 +11,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.integration.jobtools import create_ce, gated_command, release
+from tests.integration.jobtools import create_fair_share_queue, gated_command, release
 from tests.support import register, uniq, wait_for, wait_status
 
 
 def fair_queue(client: Any, max_vcpus: int, shares: list[dict[str, Any]], reservation: int = 0) -> str:
     """A fair-share queue on an environment of `max_vcpus`, DISABLED until `open_queue`: jobs submitted
     before it opens are all there for its first placement pass."""
-    ce = uniq("fair-ce")
-    create_ce(client, ce, max_vcpus=max_vcpus, state="DISABLED")
-    policy = client.create_scheduling_policy(
-        name=uniq("policy"),
-        fairsharePolicy={
-            "shareDecaySeconds": 600,
-            "computeReservation": reservation,
-            "shareDistribution": shares,
-        },
-    )["arn"]
-    queue = uniq("fair-q")
-    client.create_job_queue(
-        jobQueueName=queue,
-        priority=1,
-        schedulingPolicyArn=policy,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
-    return queue
+    return create_fair_share_queue(client, max_vcpus, shares, reservation, state="DISABLED")
 
 
 def open_queue(client: Any, queue: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.jobtools import create_ce, create_queue, gated_command, submit
+from tests.integration.jobtools import create_ce, create_fair_share_queue, create_queue, gated_command, submit
 from tests.support import Server, describe, register, uniq, wait_for, wait_status
 
 CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
@@ -177,18 +177,7 @@ def test_the_time_waited_survives_a_restart(server: Server, gates: Path) -> None
 
 
 def test_a_share_held_back_by_the_compute_reservation_says_so(client: Any, gates: Path) -> None:
-    ce = create_ce(client, uniq("ce"), max_vcpus=4)
-    policy = client.create_scheduling_policy(
-        name=uniq("policy"),
-        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 50, "shareDistribution": []},
-    )["arn"]
-    queue = uniq("fair-q")
-    client.create_job_queue(
-        jobQueueName=queue,
-        priority=1,
-        schedulingPolicyArn=policy,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
-    )
+    queue = create_fair_share_queue(client, 4, [], reservation=50)
     definition = gated(client, gates)
     # One active share may use half of the 4 vCPUs: the rest is kept for shares not active yet.
     running = [submit(client, queue, definition, f"a{i}", shareIdentifier="A") for i in range(2)]

@@ -699,9 +699,7 @@ class SqliteStore:
         sql = "SELECT name, created_at FROM log_streams WHERE account = ? AND log_group = ?"
         args: list[Any] = [account, log_group]
         if prefix:
-            # A range, not LIKE: stream names may hold % and _, and the range uses the primary key.
-            sql += " AND name >= ? AND name < ?"
-            args.extend([prefix, prefix + "\U0010ffff"])
+            sql += _starts_with("name", prefix, args)
         if after is not None:
             sql += " AND name < ?" if descending else " AND name > ?"
             args.append(after)
@@ -718,8 +716,7 @@ class SqliteStore:
         sql = "SELECT log_group, MIN(created_at) FROM log_streams WHERE account = ?"
         args: list[Any] = [account]
         if prefix:
-            sql += " AND log_group >= ? AND log_group < ?"
-            args.extend([prefix, prefix + "\U0010ffff"])
+            sql += _starts_with("log_group", prefix, args)
         if after is not None:
             sql += " AND log_group > ?"
             args.append(after)
@@ -767,3 +764,10 @@ class SqliteStore:
             share_identifier=row[13],
             scheduling_priority=row[14],
         )
+
+
+def _starts_with(column: str, prefix: str, args: list[Any]) -> str:
+    """A condition that `column` starts with `prefix`, its values appended to `args`: a range, not LIKE,
+    since names may hold % and _, and a range uses the primary key."""
+    args.extend([prefix, prefix + "\U0010ffff"])
+    return f" AND {column} >= ? AND {column} < ?"
