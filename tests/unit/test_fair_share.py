@@ -47,9 +47,11 @@ def order(
     running: Mapping[str, float] | None = None,
     usage: ShareUsage | None = None,
     now: float = 0.0,
+    still_to_come: Mapping[str, float] | None = None,
 ) -> FairShareOrder:
     pol = pol or SharePolicy()
-    return fair_share_order(waiting, running or {}, usage or ShareUsage.for_policy(pol), pol, capacity, now)
+    usage = usage or ShareUsage.for_policy(pol)
+    return fair_share_order(waiting, running or {}, usage, pol, capacity, now, still_to_come=still_to_come)
 
 
 # The policy document
@@ -186,6 +188,40 @@ def test_a_steady_share_settles_at_rate_times_window() -> None:
     assert usage.rate("a", 10 * 600) == pytest.approx(4, rel=0.01)
 
 
+def test_running_jobs_are_charged_as_they_run() -> None:
+    usage = ShareUsage(600)
+    usage.accrue({"a": 4.0}, now=0)  # the first call only sets the clock
+    assert usage.value("a", 0) == 0
+    usage.accrue({"a": 4.0, "idle": 0.0}, now=60)
+    # The exact decayed integral of 4 vCPUs over 60 s: 4 · 600 · (1 − e^(−0.1)).
+    assert usage.value("a", 60) == pytest.approx(4 * 600 * (1 - math.exp(-0.1)))
+    assert "idle" not in usage.entries
+    # However often it is called, a steady rate accrues the same, and settles at rate × window.
+    often, once = ShareUsage(600, accrued_to=0), ShareUsage(600, accrued_to=0)
+    for t in range(1, 6001):
+        often.accrue({"a": 2.0}, now=t)
+    once.accrue({"a": 2.0}, now=6000)
+    assert often.value("a", 6000) == pytest.approx(once.value("a", 6000))
+    assert often.rate("a", 6000) == pytest.approx(2.0, rel=0.001)
+
+
+def test_an_ending_job_is_charged_what_the_passes_did_not_accrue() -> None:
+    usage = ShareUsage(600, accrued_to=100)
+    assert usage.unaccrued_seconds(started=40, now=130) == 30  # accrued up to 100 already
+    assert usage.unaccrued_seconds(started=110, now=130) == 20  # started after the last accrual
+    assert ShareUsage(600).unaccrued_seconds(started=40, now=130) == 90  # never accrued
+
+
+def test_usage_round_trips_through_its_document() -> None:
+    usage = ShareUsage(900, {"a": (120.0, 50.0)}, accrued_to=60.0)
+    usage.record_run("a", 30)
+    again = ShareUsage.from_document(usage.to_document())
+    assert (again.window_seconds, again.entries, again.accrued_to) == (900, {"a": (120.0, 50.0)}, 60.0)
+    assert again.run_seconds == {"a": 30}
+    wider = again.with_window(1800)
+    assert (wider.window_seconds, wider.entries, wider.run_seconds) == (1800, again.entries, {"a": 30})
+
+
 def test_time_going_backwards_decays_nothing() -> None:
     usage = ShareUsage(600)
     usage.charge("a", 100, now=1000)
@@ -214,8 +250,10 @@ def test_recent_and_prune() -> None:
 def test_a_share_without_usage_goes_first() -> None:
     usage = ShareUsage(600)
     usage.charge("busy", 600, now=0)
+    usage.record_run("late", 150)
     got = list(order({"busy": backlog("busy", 5), "late": backlog("late", 5)}, 4, usage=usage, now=0))
-    # busy's rate is 1 vCPU: late takes jobs until its deficit (a quarter per running vCPU) reaches it.
+    # busy's rate is 1 vCPU. Each job booked for late adds what it is expected to use, 150 s of a vCPU,
+    # a quarter of a vCPU over the window: late takes jobs until its deficit reaches busy's.
     assert shares_of(got) == ["late", "late", "late", "late"]
     got = list(order({"busy": backlog("busy", 5), "late": backlog("late", 8)}, 6, usage=usage, now=0))
     assert shares_of(got) == ["late", "late", "late", "late", "busy", "late"]
@@ -237,14 +275,35 @@ def test_weights_split_one_pass() -> None:
     assert (shares_of(got).count("a"), shares_of(got).count("b")) == (4, 8)
 
 
-def test_running_vcpus_count_against_a_share() -> None:
-    got = list(order({"a": backlog("a", 10), "b": backlog("b", 10)}, 8, running={"a": 4}))
+def test_what_running_jobs_will_still_use_counts_against_a_share() -> None:
+    # a's 4 running jobs have 60 s each to go (0.4 vCPUs over the window); b's jobs are expected to
+    # run the first guess, a tenth of the window (0.1 each): b takes the four free vCPUs.
+    waiting = {"a": backlog("a", 10), "b": backlog("b", 10)}
+    got = list(order(waiting, 8, running={"a": 4}, still_to_come={"a": 240}))
     assert shares_of(got) == ["b"] * 4
+    # Without it, the running jobs count only through the usage they have been charged: none yet.
+    waiting = {"a": backlog("a", 10), "b": backlog("b", 10)}
+    assert shares_of(list(order(waiting, 8, running={"a": 4}))) == ["a", "b", "a", "b"]
+
+
+def test_jobs_still_to_come_use_the_expected_run_time_of_their_share() -> None:
+    usage = ShareUsage(600)
+    assert usage.expected_run_seconds("a") == 60  # a tenth of the window before any job has ended
+    usage.record_run("a", 100)
+    assert usage.expected_run_seconds("a") == 100
+    assert usage.expected_run_seconds("b") == 100  # the other shares' mean until its own has ended
+    usage.record_run("a", 200)
+    assert usage.expected_run_seconds("a") == pytest.approx(120)  # moves a fifth of the way
+    running = [("a", 2.0, 1000.0), ("a", 1.0, 1030.0), ("b", 4.0, 750.0)]
+    # a: 2 × (120 − 50) + 1 × (120 − 20); b, 300 s into a job expected to last 100: another 300.
+    assert usage.still_to_come(running, now=1050) == {"a": pytest.approx(240), "b": pytest.approx(1200)}
 
 
 def test_the_pass_stops_at_capacity_and_skips_what_does_not_fit() -> None:
     waiting = {"a": [job("a-big", 3), job("a-small", 1)], "b": [job("b-0", 1), job("b-1", 1)]}
-    got = list(order(waiting, 4, running={"a": 0.5}))
+    usage = ShareUsage(600)
+    usage.charge("a", 60, now=0)
+    got = list(order(waiting, 4, running={"a": 0.5}, usage=usage))
     # b (deficit 0) goes first; then a's 3-vCPU head no longer fits and a is done for the pass, its
     # small job waiting behind its head; b's second job takes the rest.
     assert [j.job_id for j in got] == ["b-0", "b-1"]
@@ -364,8 +423,8 @@ class Simulation:
     job_seconds: float = 60
     step: float = 5
     usage: ShareUsage = field(init=False)
-    # (end time, share, vcpus) per running job
-    running: list[tuple[float, str, float]] = field(default_factory=list)
+    # (end time, share, vcpus, start time) per running job
+    running: list[tuple[float, str, float, float]] = field(default_factory=list)
     used: dict[str, float] = field(default_factory=dict)
     # The time each share's first job started.
     started: dict[str, float] = field(default_factory=dict)
@@ -377,22 +436,30 @@ class Simulation:
         waiting = {s: endless(s) for s in shares}
         t = start
         while t < until:
-            for end, share, vcpus in [r for r in self.running if r[0] <= t]:
-                self.running.remove((end, share, vcpus))
-                # Charged when it ends: the scheduler knows the vCPU-seconds then.
-                self.usage.charge(share, vcpus * self.job_seconds, now=t)
-            per_share: dict[str, float] = {}
-            for _, share, vcpus in self.running:
-                per_share[share] = per_share.get(share, 0) + vcpus
-            for j in fair_share_order(waiting, per_share, self.usage, self.pol, self.capacity, t):
+            # Charged while they run, as the scheduler does at each pass, before any job ends or starts.
+            self.usage.accrue(self.per_share(), t)
+            for run in [r for r in self.running if r[0] <= t]:
+                self.running.remove(run)
+                self.usage.record_run(run[1], run[0] - run[3])
+            to_come = self.usage.still_to_come([(s, v, st) for _, s, v, st in self.running], t)
+            per_share = self.per_share()
+            for j in fair_share_order(
+                waiting, per_share, self.usage, self.pol, self.capacity, t, still_to_come=to_come
+            ):
                 share = j.job_id.split("-")[0]
-                self.running.append((t + self.job_seconds, share, j.vcpus))
+                self.running.append((t + self.job_seconds, share, j.vcpus, t))
                 self.started.setdefault(share, t)
             if t >= measure_from:
-                for _, share, vcpus in self.running:
+                for _, share, vcpus, _ in self.running:
                     self.used[share] = self.used.get(share, 0) + vcpus * self.step
             t += self.step
         return self.used
+
+    def per_share(self) -> dict[str, float]:
+        per_share: dict[str, float] = {}
+        for _, share, vcpus, _ in self.running:
+            per_share[share] = per_share.get(share, 0) + vcpus
+        return per_share
 
 
 def endless(share: str) -> Iterator[Candidate]:
@@ -426,6 +493,25 @@ def test_three_shares_get_capacity_in_inverse_proportion_to_weight() -> None:
     assert_ratios(used, {"a": 1.0, "b": 0.5, "c1": 0.25})
 
 
+@pytest.mark.parametrize("job_seconds", [0.5, 5])
+def test_a_split_that_is_no_whole_number_of_vcpus_comes_out_right(job_seconds: float) -> None:
+    # 4 vCPUs at weights 1, 0.5 and 0.25: 0.57, 1.14 and 2.29 vCPUs. The vCPUs change hands over time,
+    # and every 300 s window after the first is within 10% of the target.
+    p = policy(
+        shareDecaySeconds=600,
+        shareDistribution=[
+            {"shareIdentifier": "b", "weightFactor": 0.5},
+            {"shareIdentifier": "c", "weightFactor": 0.25},
+        ],
+    )
+    sim = Simulation(p, capacity=4, job_seconds=job_seconds, step=min(job_seconds / 2, 5))
+    sim.run(["a", "b", "c"], until=300, measure_from=math.inf)
+    for start in (300, 600, 900):
+        sim.used = {}
+        used = sim.run(["a", "b", "c"], start=start, until=start + 300, measure_from=start)
+        assert_ratios(used, {"a": 1.0, "b": 0.5, "c": 0.25})
+
+
 def test_a_late_share_starts_at_once_catches_up_and_then_gets_its_ratio() -> None:
     p = policy(shareDecaySeconds=600)
     sim = Simulation(p, capacity=10)
@@ -445,14 +531,21 @@ def test_a_late_share_starts_at_once_catches_up_and_then_gets_its_ratio() -> Non
 
 def test_the_worked_example() -> None:
     p = policy(shareDecaySeconds=600, shareDistribution=[{"shareIdentifier": "teamB", "weightFactor": 0.5}])
-    usage = ShareUsage.for_policy(p, {"teamA": (2400.0, 0.0), "teamB": (4800.0, 0.0)})
+    usage = ShareUsage.for_policy(p, {"teamA": (2400.0, 0.0), "teamB": (4500.0, 0.0)})
+    usage.record_run("teamA", 300)
+    usage.record_run("teamB", 300)
+    # Every running job is 150 s into the 300 s its share's jobs take: 150 s to go.
+    running_jobs = [("teamA", 1.0, 150.0)] * 4 + [("teamB", 1.0, 150.0)] * 6
+    to_come = usage.still_to_come(running_jobs, now=300)
+    assert to_come == {"teamA": 600, "teamB": 900}
     waiting = {"teamA": backlog("teamA", 5), "teamB": backlog("teamB", 5)}
     running = {"teamA": 4.0, "teamB": 6.0}
-    got = list(order(waiting, 12, p, running=running, usage=usage))
+    got = list(order(waiting, 12, p, running=running, usage=usage, still_to_come=to_come))
     assert shares_of(got) == ["teamB", "teamB"]
     # With a third vCPU free, the tie at 5 goes to the earlier-submitted next job: teamA's.
     waiting = {"teamA": backlog("teamA", 5), "teamB": backlog("teamB", 5)}
-    assert shares_of(list(order(waiting, 13, p, running=running, usage=usage))) == ["teamB", "teamB", "teamA"]
+    got = list(order(waiting, 13, p, running=running, usage=usage, still_to_come=to_come))
+    assert shares_of(got) == ["teamB", "teamB", "teamA"]
 
 
 def test_the_reservation_example_with_three_shares() -> None:

@@ -4,7 +4,7 @@ pass would try them, found without walking other queues' jobs, and nothing booke
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,7 @@ class Held:
     queue_arn: str
     share: str | None
     vcpus: float
+    since: float = field(default_factory=time.time)
 
 
 @pytest.fixture

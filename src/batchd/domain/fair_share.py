@@ -43,8 +43,10 @@ MIN_WINDOW_SECONDS = 600
 # "Share identifiers that aren't included have a default weight of 1.0."
 DEFAULT_WEIGHT = 1.0
 _EPSILON = 1e-9
-# How much a running vCPU counts in a share's deficit beside its usage rate (see FairShareOrder._deficit).
-RUNNING_WEIGHT = 0.25
+# A share's expected run time before any of its jobs has ended, as a fraction of the window.
+FIRST_GUESS_OF_WINDOW = 0.1
+# How much each ended run moves a share's expected run time (an exponential moving average).
+RUN_TIME_SMOOTHING = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +118,57 @@ class ShareUsage:
     value/τ (`rate`) is its average vCPUs over the window, directly comparable with running vCPUs.
     """
 
-    __slots__ = ("_entries", "window_seconds")
+    __slots__ = ("_entries", "_run_seconds", "accrued_to", "window_seconds")
 
     def __init__(
-        self, window_seconds: float, entries: Mapping[str, tuple[float, float]] | None = None
+        self,
+        window_seconds: float,
+        entries: Mapping[str, tuple[float, float]] | None = None,
+        accrued_to: float | None = None,
     ) -> None:
         if window_seconds <= 0:
             raise ValueError("window_seconds must be positive")
         self.window_seconds = window_seconds
         self._entries: dict[str, tuple[float, float]] = dict(entries or {})
+        # The time up to which running jobs have been charged (`accrue`); None before the first call.
+        self.accrued_to = accrued_to
+        # Per share, the expected run time of its jobs, from those that ended (`record_run`).
+        self._run_seconds: dict[str, float] = {}
 
     @classmethod
     def for_policy(
-        cls, policy: SharePolicy, entries: Mapping[str, tuple[float, float]] | None = None
+        cls,
+        policy: SharePolicy,
+        entries: Mapping[str, tuple[float, float]] | None = None,
+        accrued_to: float | None = None,
     ) -> ShareUsage:
-        return cls(policy.window_seconds, entries)
+        return cls(policy.window_seconds, entries, accrued_to)
+
+    def with_window(self, window_seconds: float) -> ShareUsage:
+        """The same usage under another window (the policy's shareDecaySeconds changed)."""
+        copy = ShareUsage(window_seconds, self._entries, self.accrued_to)
+        copy.restore_run_seconds(self._run_seconds)
+        return copy
+
+    def to_document(self) -> dict[str, Any]:
+        """The usage as a JSON document, to store and rebuild with `from_document` after a restart."""
+        return {
+            "windowSeconds": self.window_seconds,
+            "accruedTo": self.accrued_to,
+            "shares": {share: [value, as_of] for share, (value, as_of) in self._entries.items()},
+            "runSeconds": dict(self._run_seconds),
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> ShareUsage:
+        shares = document.get("shares") or {}
+        usage = cls(
+            float(document["windowSeconds"]),
+            {share: (float(entry[0]), float(entry[1])) for share, entry in shares.items()},
+            document.get("accruedTo"),
+        )
+        usage.restore_run_seconds({s: float(v) for s, v in (document.get("runSeconds") or {}).items()})
+        return usage
 
     @property
     def entries(self) -> Mapping[str, tuple[float, float]]:
@@ -154,6 +192,65 @@ class ShareUsage:
         as_of = max(now, self._entries.get(share, (0.0, now))[1])
         self._entries[share] = (self.value(share, as_of) + vcpu_seconds, as_of)
 
+    def accrue(self, running_vcpus: Mapping[str, float], now: float) -> None:
+        """Charge each share for the vCPUs it has run steadily since the last call, up to `now`.
+
+        Charged while jobs run, not when they end, so a share's usage is current however long its jobs
+        are: a share whose long jobs have not ended yet is not taken for idle. The charge is the exact
+        decayed integral of a constant rate r over dt: r·τ·(1 − e^(−dt/τ)). The caller accrues before any
+        change to the running vCPUs, and charges an ending job's last stretch with `charge` (see
+        `unaccrued_seconds`).
+        """
+        since = self.accrued_to
+        self.accrued_to = now if since is None else max(now, since)
+        if since is None or now <= since:
+            return
+        gained = 1.0 - math.exp(-(now - since) / self.window_seconds)
+        for share, vcpus in running_vcpus.items():
+            if vcpus > 0:
+                self._entries[share] = (self.value(share, now) + vcpus * self.window_seconds * gained, now)
+
+    def unaccrued_seconds(self, started: float, now: float) -> float:
+        """How long of a job that ran from `started` to `now` `accrue` has not charged yet."""
+        return max(0.0, now - max(started, self.accrued_to if self.accrued_to is not None else started))
+
+    def record_run(self, share: str, seconds: float) -> None:
+        """One of the share's jobs ran `seconds`: its expected run time moves towards that."""
+        before = self._run_seconds.get(share)
+        self._run_seconds[share] = (
+            seconds if before is None else before + RUN_TIME_SMOOTHING * (seconds - before)
+        )
+
+    @property
+    def run_seconds(self) -> Mapping[str, float]:
+        """The expected run time per share, to store beside `entries`."""
+        return dict(self._run_seconds)
+
+    def restore_run_seconds(self, run_seconds: Mapping[str, float]) -> None:
+        self._run_seconds.update(run_seconds)
+
+    def expected_run_seconds(self, share: str) -> float:
+        """The share's own expectation, else the mean of the other shares', else a tenth of the window."""
+        own = self._run_seconds.get(share)
+        if own is not None:
+            return own
+        if self._run_seconds:
+            return sum(self._run_seconds.values()) / len(self._run_seconds)
+        return FIRST_GUESS_OF_WINDOW * self.window_seconds
+
+    def still_to_come(self, running: Iterable[tuple[str, float, float]], now: float) -> dict[str, float]:
+        """The vCPU-seconds the running jobs are expected to use from `now` on, per share: for each
+        (share, vCPUs, started), vCPUs × what is left of the share's expected run time, and once a job
+        has run past half of it, as long again as it has run so far: a job that outlives the estimate is
+        taken to be a long one, and keeps counting against its share rather than for nothing."""
+        out: dict[str, float] = {}
+        for share, vcpus, started in running:
+            elapsed = max(0.0, now - started)
+            left = max(self.expected_run_seconds(share) - elapsed, elapsed)
+            if left > 0:
+                out[share] = out.get(share, 0.0) + vcpus * left
+        return out
+
     def recent(self, share: str, now: float) -> bool:
         """Charged within the last window. AWS: "After the period of time for decay expires, a share
         identifier is considered inactive." """
@@ -166,6 +263,7 @@ class ShareUsage:
     def prune(self, now: float) -> None:
         """Forget the shares not charged within the window: they are inactive, and come back as new."""
         self._entries = {s: e for s, e in self._entries.items() if now - e[1] <= self.window_seconds}
+        self._run_seconds = {s: v for s, v in self._run_seconds.items() if s in self._entries}
 
 
 class FairShareOrder(Iterator[Candidate]):
@@ -180,6 +278,7 @@ class FairShareOrder(Iterator[Candidate]):
         capacity_vcpus: float,
         now: float,
         free_vcpus: float | None = None,
+        still_to_come: Mapping[str, float] | None = None,
     ) -> None:
         self._policy = policy
         self._capacity = capacity_vcpus
@@ -189,6 +288,9 @@ class FairShareOrder(Iterator[Candidate]):
         )
         self._used = _total(running_vcpus)
         self._running: dict[str, float] = {s: v for s, v in running_vcpus.items() if v > 0}
+        # Per share, vCPU-seconds its running and booked jobs are expected to use from now on.
+        self._to_come: dict[str, float] = dict(still_to_come or {})
+        self._usage = usage
         self._rates: dict[str, float] = {}
         self._weights: dict[str, float] = {}
         # Active: running now, or charged within the window. Only active shares are held to the cap.
@@ -209,11 +311,17 @@ class FairShareOrder(Iterator[Candidate]):
             self._advance(share)
 
     def _deficit(self, share: str) -> float:
-        # The usage rate decides over time; the running vCPUs, at a quarter of their worth, spread one
-        # pass's bookings across shares. At full worth they would tie with the usage of the shares that
-        # run more, and a share would keep its last vCPU however far it is above its part.
-        running = RUNNING_WEIGHT * self._running.get(share, 0.0)
-        return (running + self._rates[share]) * self._weights[share]
+        # The usage rate alone decides over time: it integrates what each share got, so shares settle
+        # where rate × weight is equal, whatever whole numbers of vCPUs that takes on average. What this
+        # pass books counts too, so that the vCPUs freed at once (a start, a wave of jobs ending together)
+        # are spread over the shares rather than all handed to the one lowest now. The vCPUs running from
+        # earlier passes do not count: they are in the rate already, and counting them again would hold
+        # back the shares whose part is a fraction of a vCPU (their one running job weighs on them whole).
+        to_come = self._to_come.get(share, 0.0) / self._usage.window_seconds
+        return (self._rates[share] + to_come) * self._weights[share]
+
+    def _expected(self, share: str, job: Candidate) -> float:
+        return job.vcpus * self._usage.expected_run_seconds(share)
 
     def _advance(self, share: str) -> None:
         """Pull the share's next job and put the share back in the heap (or leave it out: none left)."""
@@ -258,6 +366,7 @@ class FairShareOrder(Iterator[Candidate]):
             if self._running.get(share, 0.0) <= _EPSILON:
                 self._running_shares += 1
             self._running[share] = self._running.get(share, 0.0) + job.vcpus
+            self._to_come[share] = self._to_come.get(share, 0.0) + self._expected(share, job)
             self._booked[job.job_id] = share
             self._advance(share)
             return job
@@ -274,6 +383,7 @@ class FairShareOrder(Iterator[Candidate]):
             return
         self._used -= job.vcpus
         self._running[share] -= job.vcpus
+        self._to_come[share] -= self._expected(share, job)
         if self._running[share] <= _EPSILON:
             self._running_shares -= 1
 
@@ -291,6 +401,7 @@ def fair_share_order(
     now: float,
     *,
     free_vcpus: float | None = None,
+    still_to_come: Mapping[str, float] | None = None,
 ) -> FairShareOrder:
     """The order to try one fair-share queue's waiting jobs in this pass, lazily.
 
@@ -299,12 +410,15 @@ def fair_share_order(
     STARTING or RUNNING in the queue now (every share, not only those waiting). `capacity_vcpus` is the
     most vCPUs the queue can reach (its environments' maxvCpus), the base of the compute reservation;
     `free_vcpus`, when given, is what is actually free for the queue now (other queues may share its
-    environments).
+    environments). `still_to_come` is what the running jobs are expected to use yet
+    (`ShareUsage.still_to_come`); without it they count for nothing beyond their usage so far.
 
-    Each job yielded is booked for the rest of the pass: its share's deficit grows by its vCPUs ×
-    weightFactor before the next choice (`release` undoes a booking the caller could not start). A job
-    bigger than `capacity_vcpus` is yielded unbooked: it can never run, and the caller reports it.
-    Iteration ends when no share's next job fits. Cost: O((yielded + shares) × log shares), whatever
-    the backlog.
+    Each job yielded is booked for the rest of the pass: its share's deficit grows by its vCPUs × the
+    share's expected run time / τ × weightFactor before the next choice (`release` undoes a booking the
+    caller could not start). A job bigger than `capacity_vcpus` is yielded unbooked: it can never run,
+    and the caller reports it. Iteration ends when no share's next job fits. Cost:
+    O((yielded + shares) × log shares), whatever the backlog.
     """
-    return FairShareOrder(waiting, running_vcpus, usage, policy, capacity_vcpus, now, free_vcpus)
+    return FairShareOrder(
+        waiting, running_vcpus, usage, policy, capacity_vcpus, now, free_vcpus, still_to_come
+    )

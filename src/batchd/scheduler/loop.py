@@ -24,7 +24,7 @@ from batchd.domain.arns import name_of_arn
 from batchd.domain.arrays import parent_of, parent_outcome
 from batchd.domain.compute_environments import CE, JQ, capacity_vcpus, executor_of
 from batchd.domain.consumable_resources import CR, NON_REPLENISHABLE, available, needs_of
-from batchd.domain.fair_share import FairShareOrder, SharePolicy, ShareUsage, fair_share_order
+from batchd.domain.fair_share import FairShareOrder, SharePolicy, fair_share_order
 from batchd.domain.jobs import ACTIVE, REASON_DEPENDENCY_FAILED, REASON_TOO_BIG, JobStatus
 from batchd.domain.log_streams import log_group_of, log_stream_name
 from batchd.domain.placement import Budget, Candidate, EnvironmentView, Plan, QueueView, place
@@ -36,6 +36,7 @@ from batchd.executors.registry import Executors
 from batchd.logs.files import flush_deferred_logs, remove_logs
 from batchd.scheduler.attempts import confinement_problem, ecs_arns, launch_spec, outcome
 from batchd.scheduler.backlog import Backlog
+from batchd.scheduler.shares import ShareAccounts
 from batchd.scheduler.snapshot import queue_snapshot
 from batchd.scheduler.waits import REASON_SINCE, Waits
 from batchd.store.errors import Conflict, StoreError
@@ -114,8 +115,8 @@ class Scheduler:
         self._backlog = Backlog()
         # STARTING/RUNNING jobs → what they hold: the capacity in use.
         self._active: dict[str, Booking] = {}
-        # Per fair-share queue: what each share has used, decaying (in memory: a restart starts afresh).
-        self._usage: dict[str, ShareUsage] = {}
+        # Per fair-share queue: what each share has used, decaying; saved every few seconds.
+        self._shares = ShareAccounts(store)
         # Jobs that ended since the last pass, whose dependents must be decided.
         self._ended: list[str] = []
         self._stops: set[str] = set()
@@ -143,13 +144,14 @@ class Scheduler:
     def front_of_queue(self, queue_arn: str, scheduling_policy_arn: str | None, limit: int) -> QueueSnapshot:
         """Read-only: the queue as GetJobQueueSnapshot reports it (batchd.scheduler.snapshot)."""
         return queue_snapshot(
-            self._backlog, self._store, self._active.values(), self._usage, queue_arn, scheduling_policy_arn,
-            limit,
+            self._backlog, self._store, self._active.values(), self._shares.usage, queue_arn,
+            scheduling_policy_arn, limit,
         )  # fmt: skip
 
     async def start(self) -> None:
         self._event = asyncio.Event()
         self._load_queued()
+        self._shares.load()
         await self._executors.open()
         await self._recover()
         self._task = asyncio.create_task(self._run(), name="batchd-scheduler")
@@ -184,6 +186,8 @@ class Scheduler:
         for task in list(self._attempts.values()):
             task.cancel()
         await asyncio.gather(*self._attempts.values(), return_exceptions=True)
+        with contextlib.suppress(StoreError):  # a store that cannot be read now: the last save stands
+            self._shares.save(self._fair_share_queues(self._queue_views()), time.time(), force=True)
         await self._executors.close()
 
     async def _run(self) -> None:
@@ -225,6 +229,7 @@ class Scheduler:
         self._handle_stops()
         self._place(queues, envs, details)
         self._apply_time_limits()
+        self._shares.save(self._fair_share_queues(queues), time.time())
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
             cutoff = _now() - int(self._settings.retention_days * 86_400_000)
@@ -499,11 +504,11 @@ class Scheduler:
         share), with the queue's priority. A job the pass then cannot start (host memory, no single
         environment with room) still counts against its share until the next pass: that only errs
         towards leaving capacity free."""
+        now = time.time()
         fair = [arn for arn in self._backlog.fair_share_queues() if arn in queues]
         if not fair:
             return []
         policies = {p["arn"]: p for p in self._store.list_resources(SP, None)}
-        now = time.time()
         orders: list[tuple[int, FairShareOrder]] = []
         for arn in fair:
             queue = queues[arn]
@@ -511,20 +516,28 @@ class Scheduler:
             if document is None:
                 continue  # the policy is gone (or the queue is FIFO now): its jobs wait, as on AWS
             policy = SharePolicy.from_document(document.get("fairsharePolicy"))
-            usage = self._usage.get(arn)
-            if usage is None or usage.window_seconds != policy.window_seconds:
-                usage = self._usage[arn] = ShareUsage.for_policy(
-                    policy, None if usage is None else usage.entries
-                )
-            running: dict[str, float] = {}
-            for booking in self._active.values():
-                if booking.queue_arn == arn and booking.share is not None:
-                    running[booking.share] = running.get(booking.share, 0.0) + booking.vcpus
+            usage, running, to_come = self._shares.before_pass(
+                arn,
+                policy,
+                (
+                    (b.share, b.vcpus, b.since)
+                    for b in self._active.values()
+                    if b.queue_arn == arn and b.share is not None
+                ),
+                now,
+            )
             attached = [envs[e] for e in queue.environments if e in envs]
             capacity = sum(env.capacity_vcpus for env in attached)
             free = sum(max(0.0, env.capacity_vcpus - env.used_vcpus) for env in attached if env.open)
             order = fair_share_order(
-                self._backlog.waiting_by_share(arn), running, usage, policy, capacity, now, free_vcpus=free
+                self._backlog.waiting_by_share(arn),
+                running,
+                usage,
+                policy,
+                capacity,
+                now,
+                free_vcpus=free,
+                still_to_come=to_come,
             )
             orders.append((queue.priority, order))
         return orders
@@ -532,12 +545,12 @@ class Scheduler:
     def _free_booking(self, job_id: str) -> None:
         """The job's attempt has ended: its capacity is free, and its share is charged what it used."""
         booking = self._active.pop(job_id, None)
-        if booking is None or booking.share is None:
-            return
-        usage = self._usage.get(booking.queue_arn)
-        if usage is not None:
-            now = time.time()
-            usage.charge(booking.share, booking.vcpus * max(0.0, now - booking.since), now)
+        if booking is not None and booking.share is not None:
+            self._shares.ended(booking.queue_arn, (booking.share, booking.vcpus, booking.since), time.time())
+
+    @staticmethod
+    def _fair_share_queues(queues: dict[str, QueueView]) -> list[str]:
+        return [arn for arn, queue in queues.items() if queue.scheduling_policy_arn]
 
     def _book(
         self, plan: Plan, details: dict[str, dict[str, Any]], launches: list[tuple[JobRecord, str]]

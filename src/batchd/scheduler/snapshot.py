@@ -4,10 +4,11 @@
 The front of the queue is the order the next pass would try the queue's RUNNABLE jobs in: its jobs
 without a share in submission order, as `Backlog.ranked` gives them, then on a fair-share queue the
 order the fair-share arithmetic gives now. That order is a dry run of `fair_share_order` over copies:
-the running vCPUs are copied and the decayed usage is only read, so nothing is booked. It is computed
-with no capacity limit, as if every job ahead of a job started: a pass stops where capacity runs out,
-and the next pass goes on in the same order. Cost: O((jobs returned + shares) × log shares), whatever
-the backlog; plus one look at each STARTING/RUNNING job for the utilization.
+the running vCPUs are copied and the decayed usage is only read (not accrued), so nothing is booked.
+It is computed with no capacity limit, as if every job ahead of a job started: a pass stops where
+capacity runs out, and the next pass goes on in the same order. Cost:
+O((jobs returned + shares) × log shares), whatever the backlog; plus one look at each STARTING/RUNNING
+job for the utilization.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Held(Protocol):
     @property
     def vcpus(self) -> float: ...
 
+    @property
+    def since(self) -> float: ...
+
 
 def queue_snapshot(
     backlog: Backlog,
@@ -54,19 +58,22 @@ def queue_snapshot(
 ) -> QueueSnapshot:
     total = 0.0
     by_share: dict[str, float] = {}
+    running: list[tuple[str, float, float]] = []
     for booking in held:
         if booking.queue_arn != queue_arn:
             continue
         total += booking.vcpus
         if booking.share is not None:
             by_share[booking.share] = by_share.get(booking.share, 0.0) + booking.vcpus
+            running.append((booking.share, booking.vcpus, booking.since))
     order: Iterator[Candidate] = backlog.queue_order(queue_arn)
     if scheduling_policy_arn:
         policy = _policy(store, queue_arn, scheduling_policy_arn)
         # A queue whose policy is gone has its shared jobs wait (as in the scheduler): they are not
         # in the front.
         if policy is not None:
-            order = itertools.chain(order, _fair_share_front(backlog, queue_arn, policy, usage, by_share))
+            shared = _fair_share_front(backlog, queue_arn, policy, usage, by_share, running)
+            order = itertools.chain(order, shared)
     front = tuple(job.job_id for job in itertools.islice(order, limit))
     return QueueSnapshot(front, total, by_share, fair_share=bool(scheduling_policy_arn))
 
@@ -83,13 +90,21 @@ def _fair_share_front(
     queue_arn: str,
     policy: SharePolicy,
     usage: Mapping[str, ShareUsage],
-    running: Mapping[str, float],
+    by_share: Mapping[str, float],
+    running: Iterable[tuple[str, float, float]],
 ) -> Iterator[Candidate]:
     known = usage.get(queue_arn)
     # A copy when the scheduler's own is for another window (the policy changed since its last pass).
     if known is None or known.window_seconds != policy.window_seconds:
-        known = ShareUsage.for_policy(policy, None if known is None else known.entries)
+        known = ShareUsage.for_policy(policy) if known is None else known.with_window(policy.window_seconds)
     # No capacity limit (and so no reserve that binds): the whole order, not one pass's share of it.
+    now = time.time()
     return fair_share_order(
-        backlog.waiting_by_share(queue_arn), dict(running), known, policy, _UNLIMITED_VCPUS, time.time()
+        backlog.waiting_by_share(queue_arn),
+        dict(by_share),
+        known,
+        policy,
+        _UNLIMITED_VCPUS,
+        now,
+        still_to_come=known.still_to_come(running, now),
     )
